@@ -1,0 +1,68 @@
+/* The Redis store: SSO sessions and login throttling (later also pending
+ * protocol state, codes, tokens, MFA state, the app registry).
+ *
+ * Threading: one kh_store is shared; each worker thread gets its own hiredis
+ * context lazily (thread-local), AUTHs and SELECTs on connect and reconnects
+ * after errors. Every function fails closed with KH_ERR_UNAVAILABLE when Redis
+ * cannot be reached: callers must never treat that as "no session" silently
+ * when a cookie was presented. */
+#ifndef KH_SESSIONS_H
+#define KH_SESSIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kh_config;
+struct kh_store;
+struct kh_identity;
+
+/* 256-bit random cookie value, base64url: 43 characters. */
+#define KH_SESSION_COOKIE_LEN 43
+
+struct kh_session {
+	char *uid;
+	char *dn;
+	char *display_name;
+	char *mail;
+	char *groups; /* newline-separated group names */
+	char *amr;    /* space-separated methods, e.g. "pwd" */
+	char *acr;
+	int64_t auth_time;
+	int64_t created;
+	int64_t absolute_expiry;
+	char *client_ip;
+};
+
+int kh_store_new(const struct kh_config *cfg, struct kh_store **out);
+void kh_store_free(struct kh_store *st);
+/* KH_OK when Redis answers PING. */
+int kh_store_ping(struct kh_store *st);
+void kh_store_thread_cleanup(struct kh_store *st);
+
+/* Creates a session for id; writes the new cookie value (NUL-terminated) into
+ * cookie[KH_SESSION_COOKIE_LEN + 1]. If old_cookie names an existing session
+ * it is destroyed (new id at every login: no fixation). */
+int kh_session_create(struct kh_store *st, const struct kh_identity *id, const char *amr,
+    const char *acr, const char *client_ip, const char *old_cookie,
+    char cookie[KH_SESSION_COOKIE_LEN + 1]);
+/* Loads the session for cookie and slides its idle timeout. KH_ERR_NOT_FOUND
+ * when unknown, malformed or past its absolute lifetime (then deleted). */
+int kh_session_get(struct kh_store *st, const char *cookie, struct kh_session **out);
+int kh_session_destroy(struct kh_store *st, const char *cookie);
+void kh_session_free(struct kh_session *s);
+
+/* Login throttling. key is a username or a client address; it is hashed with
+ * the server secret before it reaches Redis. */
+enum kh_throttle_kind { KH_THROTTLE_USER = 0, KH_THROTTLE_IP = 1 };
+/* *locked_for = seconds left on a temporary lock (0 = not locked);
+ * *failures = failures counted in the current window. */
+int kh_throttle_check(struct kh_store *st, enum kh_throttle_kind kind, const char *key,
+    long *failures, long *locked_for);
+/* Counts a failure; locks the key for lock_duration when max is reached.
+ * Returns the new failure count in *failures. */
+int kh_throttle_fail(struct kh_store *st, enum kh_throttle_kind kind, const char *key,
+    long *failures, long *locked_for);
+/* Clears the failure count after a successful login. */
+int kh_throttle_reset(struct kh_store *st, enum kh_throttle_kind kind, const char *key);
+
+#endif

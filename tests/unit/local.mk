@@ -1,0 +1,14 @@
+# Unit tests: TAP programs, run by make check and ./test.sh.
+UNIT_TESTS = tests/unit/test_buf tests/unit/test_crypto tests/unit/test_str tests/unit/test_config
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+tests_unit_test_buf_SOURCES = tests/unit/test_buf.c tests/unit/tap.h
+tests_unit_test_buf_LDADD = $(KH_COMMON_LIBS)
+tests_unit_test_crypto_SOURCES = tests/unit/test_crypto.c tests/unit/tap.h
+tests_unit_test_crypto_LDADD = $(KH_COMMON_LIBS)
+tests_unit_test_str_SOURCES = tests/unit/test_str.c tests/unit/tap.h
+tests_unit_test_str_LDADD = $(KH_COMMON_LIBS)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/tap.h
+tests_unit_test_config_LDADD = $(KH_COMMON_LIBS)
+
