@@ -14,6 +14,13 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# Where the binaries are: ./test.sh builds out of tree and sets KH_BUILD_DIR.
+BUILD = os.path.abspath(os.environ.get("KH_BUILD_DIR", ROOT))
+
+
+def binary(relpath):
+    """Path of a built program, e.g. binary("kakehashid")."""
+    return os.path.join(BUILD, relpath)
 _n = 0
 _failed = 0
 _procs = []

@@ -1,0 +1,169 @@
+#include "idp/i18n.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* { Japanese, English } */
+static const char *const msgs[M__COUNT][2] = {
+	[M_SITE_NAME] = { "架け橋 統合認証", "Kakehashi Single Sign-On" },
+	[M_LOGIN_TITLE] = { "サインイン", "Sign in" },
+	[M_LOGIN_LEAD] = { "職員IDとパスワード（統合認証基盤のもの）を入力してください。",
+	    "Enter your staff ID and the password of the integrated directory." },
+	[M_USERNAME] = { "職員ID", "Staff ID" },
+	[M_PASSWORD] = { "パスワード", "Password" },
+	[M_SIGN_IN] = { "サインイン", "Sign in" },
+	[M_SIGNED_IN_TITLE] = { "サインイン済み", "Signed in" },
+	[M_SIGNED_IN_AS] = { "次のユーザーとしてサインインしています:", "You are signed in as:" },
+	[M_SIGNED_IN_NOTE] = { "このまま各クラウドサービスを開くと、再度サインインせずに利用できます。",
+	    "Cloud services you open now will sign you in without asking again." },
+	[M_SIGN_OUT] = { "サインアウト", "Sign out" },
+	[M_LOGOUT_TITLE] = { "サインアウト", "Sign out" },
+	[M_LOGOUT_CONFIRM] = { "すべてのサービスからサインアウトしますか？",
+	    "Sign out of all services?" },
+	[M_LOGGED_OUT] = { "サインアウトしました。ブラウザを閉じても安全です。",
+	    "You have signed out. It is safe to close the browser." },
+	[M_SIGN_IN_AGAIN] = { "もう一度サインインする", "Sign in again" },
+	[M_ERR_INVALID] = { "職員IDまたはパスワードが正しくありません。",
+	    "The staff ID or password is incorrect." },
+	[M_ERR_MISSING_USER] = { "職員IDを入力してください。", "Enter your staff ID." },
+	[M_ERR_MISSING_PASSWORD] = { "パスワードを入力してください。", "Enter your password." },
+	[M_ERR_BAD_CHARS] = { "職員IDに使用できない文字が含まれています。",
+	    "The staff ID contains characters that are not allowed." },
+	[M_ERR_TOO_LONG] = { "入力が長すぎます。", "The input is too long." },
+	[M_ERR_CSRF] = { "フォームの有効期限が切れました。もう一度入力してください。",
+	    "The form has expired. Please enter your details again." },
+	[M_ERR_THROTTLED] = { "サインインの失敗が続いたため、一時的にサインインを停止しています。しばらくしてから再度お試しください。",
+	    "Too many failed sign-in attempts. Sign-in is paused for a while; please try again later." },
+	[M_ERR_LOCKED] = { "このアカウントはロックされています。ヘルプデスクに連絡してください。",
+	    "This account is locked. Please contact the helpdesk." },
+	[M_ERR_EXPIRED] = { "パスワードの有効期限が切れています。パスワードを変更してから再度サインインしてください。",
+	    "Your password has expired. Change it, then sign in again." },
+	[M_ERR_MUST_CHANGE] = { "初期パスワードまたはリセットされたパスワードです。パスワードを変更してから再度サインインしてください。",
+	    "Your password was reset and must be changed before you sign in." },
+	[M_ERR_DISABLED] = { "このアカウントは無効化されています。ヘルプデスクに連絡してください。",
+	    "This account is disabled. Please contact the helpdesk." },
+	[M_ERR_ACCOUNT_EXPIRED] = { "このアカウントは有効期限が切れています。ヘルプデスクに連絡してください。",
+	    "This account has expired. Please contact the helpdesk." },
+	[M_ERR_RESTRICTED] = { "現在の時間帯または端末からはサインインできません。",
+	    "You may not sign in at this time or from this device." },
+	[M_CHANGE_PASSWORD_AT] = { "パスワードの変更はこちら", "Change your password here" },
+	[M_CONTACT_HELPDESK] = { "お問い合わせ先", "Helpdesk" },
+	[M_WARN_GRACE] = { "パスワードの有効期限が切れています。残りの猶予サインイン回数:",
+	    "Your password has expired. Grace sign-ins left:" },
+	[M_WARN_EXPIRING] = { "パスワードの有効期限が近づいています。残り日数:",
+	    "Your password expires soon. Days left:" },
+	[M_CONTINUE] = { "続ける", "Continue" },
+	[M_UNAVAILABLE_TITLE] = { "ただいま利用できません", "Temporarily unavailable" },
+	[M_UNAVAILABLE_BODY] = { "認証サービスの一部に接続できません。しばらくしてから再度お試しください。解決しない場合は、下の参照番号をヘルプデスクにお伝えください。",
+	    "Part of the sign-in service cannot be reached. Please try again in a few minutes. If it persists, give the reference below to the helpdesk." },
+	[M_REFERENCE_ID] = { "参照番号", "Reference" },
+	[M_NOT_FOUND_TITLE] = { "ページが見つかりません", "Page not found" },
+	[M_NOT_FOUND_BODY] = { "指定されたページは存在しません。", "The page you asked for does not exist." },
+	[M_BAD_REQUEST_TITLE] = { "不正なリクエスト", "Bad request" },
+	[M_BAD_REQUEST_BODY] = { "リクエストの形式が正しくありません。", "The request was malformed." },
+	[M_METHOD_TITLE] = { "この操作は許可されていません", "Method not allowed" },
+	[M_TOO_LARGE_TITLE] = { "リクエストが大きすぎます", "Request too large" },
+	[M_INTERNAL_TITLE] = { "エラーが発生しました", "Something went wrong" },
+	[M_INTERNAL_BODY] = { "処理中にエラーが発生しました。下の参照番号をヘルプデスクにお伝えください。",
+	    "An error occurred. Please give the reference below to the helpdesk." },
+	[M_LANG_SWITCH] = { "English", "日本語" },
+	[M_RETRY_IN] = { "再試行まで約", "Try again in about" },
+	[M_MINUTES] = { "分", "minutes" },
+	[M_SKIP_TO_FORM] = { "本文へ移動", "Skip to content" },
+};
+
+const char *
+kh_msg(enum kh_lang lang, enum kh_msg m)
+{
+	if ((unsigned)m >= M__COUNT || (unsigned)lang > KH_LANG_EN || msgs[m][lang] == NULL)
+		return "";
+	return msgs[m][lang];
+}
+
+const char *
+kh_lang_code(enum kh_lang lang)
+{
+	return lang == KH_LANG_EN ? "en" : "ja";
+}
+
+int
+kh_lang_parse(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	if (strcmp(s, "ja") == 0)
+		return KH_LANG_JA;
+	if (strcmp(s, "en") == 0)
+		return KH_LANG_EN;
+	return -1;
+}
+
+/* Accept-Language: ja-JP,ja;q=0.9,en;q=0.8 . Caps: 512 bytes, 32 entries. */
+enum kh_lang
+kh_lang_from_accept(const char *h, enum kh_lang fallback)
+{
+	int best_q[2] = { -1, -1 }, entries = 0;
+	const char *p = h;
+
+	if (h == NULL || strlen(h) > 512)
+		return fallback;
+	while (*p != '\0' && entries++ < 32) {
+		char tag[16];
+		size_t tl = 0;
+		int q = 1000, which = -1;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		while (*p != '\0' && *p != ',' && *p != ';' && *p != ' ') {
+			if (tl < sizeof(tag) - 1)
+				tag[tl++] = (char)tolower((unsigned char)*p);
+			p++;
+		}
+		tag[tl] = '\0';
+		while (*p == ' ')
+			p++;
+		if (*p == ';') {
+			p++;
+			while (*p == ' ')
+				p++;
+			if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+				p += 2;
+				if (*p == '0' || *p == '1') {
+					int whole = *p - '0', frac = 0, digits = 0;
+					p++;
+					if (*p == '.') {
+						p++;
+						while (isdigit((unsigned char)*p) && digits < 3) {
+							frac = frac * 10 + (*p - '0');
+							digits++;
+							p++;
+						}
+						while (digits++ < 3)
+							frac *= 10;
+					}
+					q = whole * 1000 + frac;
+					if (q > 1000)
+						q = 1000;
+				} else
+					q = 0;
+			}
+		}
+		while (*p != '\0' && *p != ',')
+			p++;
+		if (strcmp(tag, "ja") == 0 || strncmp(tag, "ja-", 3) == 0)
+			which = KH_LANG_JA;
+		else if (strcmp(tag, "en") == 0 || strncmp(tag, "en-", 3) == 0)
+			which = KH_LANG_EN;
+		if (which >= 0 && q > 0 && q > best_q[which])
+			best_q[which] = q;
+	}
+	if (best_q[KH_LANG_JA] < 0 && best_q[KH_LANG_EN] < 0)
+		return fallback;
+	if (best_q[KH_LANG_JA] == best_q[KH_LANG_EN])
+		return fallback;
+	return best_q[KH_LANG_JA] > best_q[KH_LANG_EN] ? KH_LANG_JA : KH_LANG_EN;
+}
