@@ -5,7 +5,7 @@
 # "N passed, N failed". Exits non-zero on any failure.
 #
 #   ./test.sh                 everything
-#   ./test.sh unit integration   only these groups (unit fuzz integration e2e)
+#   ./test.sh unit integration   only these groups (lint unit fuzz integration e2e)
 set -uo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -16,7 +16,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_stri
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 groups=("$@")
-[ ${#groups[@]} -eq 0 ] && groups=(unit fuzz integration e2e)
+[ ${#groups[@]} -eq 0 ] && groups=(lint unit fuzz integration e2e)
 want() { local g; for g in "${groups[@]}"; do [ "$g" = "$1" ] && return 0; done; return 1; }
 
 passed=0
@@ -67,6 +67,10 @@ if ! ./scripts/build.sh test >"$LOGDIR/build.log" 2>&1; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
+fi
+
+if want lint; then
+	run_suite "lint: format and banned functions" scripts/lint.sh
 fi
 
 if want unit; then

@@ -236,6 +236,16 @@ cross_check(struct kh_config *cfg, char **err)
 		return KH_ERR_CONFIG;
 	}
 	cfg->session_key_len = slen / 2;
+	{
+		size_t i, same = 1;
+		for (i = 1; i < cfg->session_key_len; i++)
+			same += cfg->session_key[i] == cfg->session_key[0];
+		if (same == cfg->session_key_len) {
+			set_err(err, "[session] secret is a placeholder (every byte equal): "
+				     "make a real one with: openssl rand -hex 32");
+			return KH_ERR_CONFIG;
+		}
+	}
 
 	if (cfg->session_idle_timeout > cfg->session_absolute_timeout) {
 		set_err(err, "[session] idle_timeout (%ld) must not exceed absolute_timeout (%ld)",

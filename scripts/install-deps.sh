@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   liblasso3-dev libglib2.0-dev liboauth2-dev libssl-dev libjwt-dev libhiredis-dev
   libmicrohttpd-dev libjansson-dev libldap-dev libinih-dev libcurl4-openssl-dev"
 RUN_PKGS="slapd ldap-utils redis-server redis-tools openssl curl python3 ca-certificates"
-TEST_PKGS="chromium nodejs npm valgrind clang libclang-rt-14-dev"
+TEST_PKGS="chromium nodejs npm valgrind clang libclang-rt-14-dev clang-format"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in

@@ -46,9 +46,10 @@ def write_config(path, port, ldap_uris, base_dn, bind_dn, bind_password, redis_p
 
 class Daemon:
     def __init__(self, slapd_uris, base_dn, bind_dn, bind_password, redis_port,
-                 redis_password="", overrides=None, workdir=None):
+                 redis_password="", overrides=None, workdir=None, port=None):
         self.dir = workdir or khtest.tmpdir("kh-daemon-")
-        self.port = khtest.free_port()
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = port or khtest.free_port()
         self.conf = write_config(os.path.join(self.dir, "kakehashi.conf"), self.port,
                                  slapd_uris, base_dn, bind_dn, bind_password, redis_port,
                                  redis_password, overrides)

@@ -1,5 +1,5 @@
 # Unit tests: TAP programs, run by make check and ./test.sh.
-UNIT_TESTS = tests/unit/test_buf tests/unit/test_crypto tests/unit/test_str tests/unit/test_config
+UNIT_TESTS = tests/unit/test_buf tests/unit/test_crypto tests/unit/test_str tests/unit/test_config tests/unit/test_i18n
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
@@ -12,3 +12,5 @@ tests_unit_test_str_LDADD = $(KH_COMMON_LIBS)
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/tap.h
 tests_unit_test_config_LDADD = $(KH_COMMON_LIBS)
 
+tests_unit_test_i18n_SOURCES = tests/unit/test_i18n.c tests/unit/tap.h
+tests_unit_test_i18n_LDADD = libkh_idp.a $(KH_COMMON_LIBS)

@@ -22,7 +22,7 @@ load(const char *text, struct kh_config **cfg, char **err)
 	FILE *fp;
 	int fd;
 
-	strcpy(path, "/tmp/kh-cfg-XXXXXX");
+	snprintf(path, sizeof(path), "/tmp/kh-cfg-XXXXXX");
 	if ((fd = mkstemp(path)) < 0 || (fp = fdopen(fd, "w")) == NULL)
 		return KH_ERR_IO;
 	fputs(text, fp);
@@ -96,6 +96,9 @@ main(void)
 		      "bind_dn = cn=svc\n[session]\nsecret = " SECRET "\n", "bind_password is empty"),
 	    "service DN without password refused");
 	ok(fails_with(GOOD "[log]\nlevel = loud\n", "[log] level"), "bad log level");
+	ok(fails_with("[server]\nbase_url = https://x\n[ldap]\nuris = x\nbase_dn = y\n[session]\n"
+		      "secret = 0000000000000000000000000000000000000000000000000000000000000000\n",
+		      "placeholder"), "all-zero example secret refused");
 	ok(fails_with(GOOD "[server]\nbase_url2\n", "syntax error"), "line without =");
 	ok(fails_with(GOOD "[login]\ndefault_lang = fr\n", "default_lang"), "unsupported language");
 	ok(fails_with(GOOD "[server]\nlisten = nowhere\n", "host:port"), "listen without port");
