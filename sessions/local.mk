@@ -1,1 +1,23 @@
-# filled in by the module
+# sessions/: the Redis store (SSO sessions, login throttling). See sessions/README.md.
+noinst_LIBRARIES += libkh_sessions.a
+libkh_sessions_a_SOURCES = \
+	sessions/redis_conn.c \
+	sessions/session.c \
+	sessions/sessions.h \
+	sessions/store.h \
+	sessions/throttle.c
+libkh_sessions_a_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS) $(OPENSSL_CFLAGS)
+KH_SESSIONS_LIBS = libkh_sessions.a $(HIREDIS_LIBS)
+
+# Unit tests that need no Redis (make check).
+check_PROGRAMS += sessions/test_store
+TESTS += sessions/test_store
+sessions_test_store_SOURCES = sessions/test_store.c tests/unit/tap.h
+sessions_test_store_CFLAGS = $(AM_CFLAGS) $(HIREDIS_CFLAGS)
+sessions_test_store_LDADD = $(KH_SESSIONS_LIBS) $(KH_COMMON_LIBS)
+
+# Driven by tests/integration/test_sessions.py against a private redis-server.
+noinst_PROGRAMS += tests/integration/session_probe
+tests_integration_session_probe_SOURCES = tests/integration/session_probe.c
+tests_integration_session_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_integration_session_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)

@@ -1,0 +1,560 @@
+/* SSO sessions in Redis.
+ *
+ * The cookie is 32 random bytes, base64url (43 characters). Redis never sees
+ * it: the key is prefix "s:" hex(HMAC-SHA-256(server secret, cookie)), so a
+ * dump of Redis yields no usable cookie. The value is a hash (uid, dn,
+ * display_name, mail, groups, amr, acr, auth_time, created, abs_exp,
+ * client_ip) whose TTL is the idle timeout, slid forward on every read and
+ * never past abs_exp. */
+#include "sessions/sessions.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/crypto.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "common/str.h"
+#include "connectors/connector.h"
+#include "sessions/store.h"
+
+#define COOKIE_RAW_LEN 32
+
+enum {
+	F_UID,
+	F_DN,
+	F_DISPLAY_NAME,
+	F_MAIL,
+	F_GROUPS,
+	F_AMR,
+	F_ACR,
+	F_CLIENT_IP,
+	F_AUTH_TIME,
+	F_CREATED,
+	F_ABS_EXP,
+	F__COUNT
+};
+#define F__FIRST_INT F_AUTH_TIME
+
+static const char *const field_names[F__COUNT] = {
+	"uid",
+	"dn",
+	"display_name",
+	"mail",
+	"groups",
+	"amr",
+	"acr",
+	"client_ip",
+	"auth_time",
+	"created",
+	"abs_exp",
+};
+
+/* Value of a base64url character, -1 for anything else (including NUL). */
+static int
+b64url_val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+int
+kh_session_cookie_valid(const char *s)
+{
+	size_t i;
+	int v = -1;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < KH_SESSION_COOKIE_LEN; i++)
+		if ((v = b64url_val(s[i])) < 0)
+			return 0; /* also stops at a NUL: never reads past it */
+	if (s[KH_SESSION_COOKIE_LEN] != '\0')
+		return 0;
+	/* 43 characters carry 258 bits for 256: the last two must be zero. */
+	return (v & 3) == 0;
+}
+
+int
+kh_session_key(const struct kh_store *st, const char *cookie, char *out, size_t *outlen)
+{
+	unsigned char mac[KH_HMAC_LEN];
+	int r;
+
+	*outlen = 0;
+	out[0] = '\0';
+	if (!kh_session_cookie_valid(cookie))
+		return KH_ERR_NOT_FOUND;
+	if ((r = kh_hmac_sha256(st->key, st->keylen, cookie, KH_SESSION_COOKIE_LEN, mac)) != KH_OK)
+		return r;
+	r = kh_store_key_from_mac(st, "s:", mac, out, outlen);
+	explicit_bzero(mac, sizeof(mac));
+	return r;
+}
+
+/* The first hex digits of a key's hash, for logs: enough to correlate, far
+ * too short to be used. */
+static void
+key_tag(const char *key, size_t keylen, char out[9])
+{
+	size_t n = keylen >= 2 * KH_HMAC_LEN ? 8 : 0;
+
+	memcpy(out, key + keylen - 2 * KH_HMAC_LEN, n);
+	out[n] = '\0';
+}
+
+static const char *
+nz(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* groups joined by '\n'. A name containing a newline would split into two
+ * groups on the way back, so it is refused. */
+static int
+groups_join(const struct kh_identity *id, struct kh_buf *b)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; id->groups != NULL && id->groups[i] != NULL; i++) {
+		if (strchr(id->groups[i], '\n') != NULL)
+			return KH_ERR_INVALID;
+		if ((i > 0 && (r = kh_buf_append(b, "\n", 1)) != KH_OK) ||
+		    (r = kh_buf_append_str(b, id->groups[i])) != KH_OK)
+			return r;
+	}
+	return KH_OK;
+}
+
+static int
+check_len(const char *s)
+{
+	return s == NULL || strlen(s) <= KH_SESSION_FIELD_MAX ? KH_OK : KH_ERR_TOO_LARGE;
+}
+
+static int
+reply_status_is(const redisReply *r, const char *s)
+{
+	size_t n = strlen(s);
+
+	return r != NULL && r->type == REDIS_REPLY_STATUS && r->len == n &&
+	    memcmp(r->str, s, n) == 0;
+}
+
+int
+kh_session_create(struct kh_store *st, const struct kh_identity *id, const char *amr,
+    const char *acr, const char *client_ip, const char *old_cookie,
+    char cookie[KH_SESSION_COOKIE_LEN + 1])
+{
+	unsigned char raw[COOKIE_RAW_LEN];
+	char enc[64], key[KH_STORE_KEY_MAX + 1], oldkey[KH_STORE_KEY_MAX + 1];
+	char now_s[24], abs_s[24], ttl_s[24];
+	size_t keylen = 0, oldkeylen = 0, n = 0, i;
+	struct kh_buf groups;
+	redisContext *c = NULL;
+	redisReply *rep[KH_STORE_MAX_PIPELINE] = { NULL };
+	const redisReply *ex;
+	int64_t now;
+	long ttl;
+	int r = KH_ERR_INTERNAL, have_old = 0;
+
+	kh_buf_init(&groups, KH_SESSION_FIELD_MAX);
+	if (cookie != NULL)
+		explicit_bzero(cookie, KH_SESSION_COOKIE_LEN + 1);
+	if (st == NULL || id == NULL || cookie == NULL || id->uid == NULL || id->uid[0] == '\0')
+		return KH_ERR_INVALID;
+	if ((r = check_len(id->uid)) != KH_OK || (r = check_len(id->dn)) != KH_OK ||
+	    (r = check_len(id->display_name)) != KH_OK || (r = check_len(id->mail)) != KH_OK ||
+	    (r = check_len(amr)) != KH_OK || (r = check_len(acr)) != KH_OK ||
+	    (r = check_len(client_ip)) != KH_OK)
+		goto out;
+	if ((r = groups_join(id, &groups)) != KH_OK) {
+		kh_warn("session.create", "uid", id->uid, "error",
+		    r == KH_ERR_INVALID ? "group name with a newline" : "groups too large", NULL);
+		goto out;
+	}
+
+	if ((r = kh_random(raw, sizeof(raw))) != KH_OK)
+		goto out;
+	kh_b64url_encode(raw, sizeof(raw), enc);
+	if (strlen(enc) != KH_SESSION_COOKIE_LEN) {
+		r = KH_ERR_INTERNAL;
+		goto out;
+	}
+	memcpy(cookie, enc, KH_SESSION_COOKIE_LEN + 1);
+	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
+		goto out;
+	if (old_cookie != NULL && kh_session_key(st, old_cookie, oldkey, &oldkeylen) == KH_OK)
+		have_old = 1;
+
+	now = kh_time();
+	ttl = st->idle_timeout < st->absolute_timeout ? st->idle_timeout : st->absolute_timeout;
+	snprintf(now_s, sizeof(now_s), "%lld", (long long)now);
+	snprintf(abs_s, sizeof(abs_s), "%lld", (long long)(now + st->absolute_timeout));
+	snprintf(ttl_s, sizeof(ttl_s), "%ld", ttl);
+
+	/* One round trip, applied atomically by EXEC: the old session goes,
+	 * the new one appears with its TTL already set. */
+	if ((r = kh_conn_get(st, &c)) != KH_OK)
+		goto out;
+	r = KH_ERR_UNAVAILABLE;
+	if (redisAppendCommand(c, "MULTI") != REDIS_OK)
+		goto drop;
+	n++;
+	if (have_old) {
+		if (redisAppendCommand(c, "DEL %b", oldkey, oldkeylen) != REDIS_OK)
+			goto drop;
+		n++;
+	}
+	if (redisAppendCommand(c,
+		"HSET %b uid %s dn %s display_name %s mail %s groups %b "
+		"amr %s acr %s client_ip %s auth_time %s created %s abs_exp %s",
+		key, keylen, id->uid, nz(id->dn), nz(id->display_name), nz(id->mail),
+		groups.data != NULL ? groups.data : "", groups.len, nz(amr), nz(acr), nz(client_ip),
+		now_s, now_s, abs_s) != REDIS_OK)
+		goto drop;
+	n++;
+	if (redisAppendCommand(c, "EXPIRE %b %s", key, keylen, ttl_s) != REDIS_OK)
+		goto drop;
+	n++;
+	if (redisAppendCommand(c, "EXEC") != REDIS_OK)
+		goto drop;
+	n++;
+	if ((r = kh_conn_replies(st, c, rep, n)) != KH_OK)
+		goto out;
+
+	r = KH_ERR_UNAVAILABLE;
+	if (!reply_status_is(rep[0], "OK")) {
+		kh_reply_unexpected("MULTI", rep[0]);
+		goto out;
+	}
+	for (i = 1; i + 1 < n; i++) {
+		if (!reply_status_is(rep[i], "QUEUED")) {
+			kh_reply_unexpected("session.create", rep[i]);
+			goto out;
+		}
+	}
+	ex = rep[n - 1];
+	if (ex->type != REDIS_REPLY_ARRAY || ex->elements != n - 2) {
+		kh_reply_unexpected("EXEC", ex);
+		goto out;
+	}
+	for (i = 0; i < ex->elements; i++) {
+		if (ex->element[i]->type != REDIS_REPLY_INTEGER) {
+			kh_reply_unexpected("session.create", ex->element[i]);
+			goto out;
+		}
+	}
+	if (ex->element[ex->elements - 1]->integer != 1) {
+		kh_reply_unexpected("EXPIRE", ex->element[ex->elements - 1]);
+		goto out;
+	}
+	kh_store_mark_up(st);
+	r = KH_OK;
+	goto out;
+drop:
+	/* A partly written pipeline leaves the connection out of step. */
+	kh_conn_drop(st);
+out:
+	if (r != KH_OK && cookie != NULL)
+		explicit_bzero(cookie, KH_SESSION_COOKIE_LEN + 1);
+	kh_replies_free(rep, KH_STORE_MAX_PIPELINE);
+	kh_buf_free(&groups);
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(enc, sizeof(enc));
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(oldkey, sizeof(oldkey));
+	return r;
+}
+
+/* Decimal integer in [0, 2^53): the stored times. */
+static int
+parse_time(const redisReply *v, int64_t *out)
+{
+	int64_t x = 0;
+	size_t i;
+
+	if (v->len == 0 || v->len > 15)
+		return KH_ERR_INVALID;
+	for (i = 0; i < v->len; i++) {
+		if (v->str[i] < '0' || v->str[i] > '9')
+			return KH_ERR_INVALID;
+		x = x * 10 + (v->str[i] - '0');
+	}
+	*out = x;
+	return KH_OK;
+}
+
+static char *
+reply_strdup(const redisReply *v)
+{
+	char *s;
+
+	if ((s = malloc(v->len + 1)) == NULL)
+		return NULL;
+	memcpy(s, v->str, v->len);
+	s[v->len] = '\0';
+	return s;
+}
+
+/* Builds a session from an HGETALL reply. KH_ERR_INVALID when a field is
+ * missing, repeated, of the wrong type, too long, holds a NUL or a time
+ * is not a plain number. Unknown fields are ignored (later versions add
+ * some). */
+static int
+session_parse(const redisReply *h, struct kh_session **out)
+{
+	const redisReply *v[F__COUNT] = { NULL };
+	const redisReply *name, *val;
+	struct kh_session *s = NULL;
+	char **strs[F__FIRST_INT];
+	int64_t *ints[F__COUNT - F__FIRST_INT];
+	size_t i, f;
+	int r = KH_ERR_INVALID;
+
+	*out = NULL;
+	if (h->elements % 2 != 0)
+		return KH_ERR_INVALID;
+	for (i = 0; i < h->elements; i += 2) {
+		name = h->element[i];
+		val = h->element[i + 1];
+		if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING)
+			return KH_ERR_INVALID;
+		for (f = 0; f < F__COUNT; f++) {
+			if (name->len == strlen(field_names[f]) &&
+			    memcmp(name->str, field_names[f], name->len) == 0)
+				break;
+		}
+		if (f == F__COUNT)
+			continue;
+		if (v[f] != NULL || val->len > KH_SESSION_FIELD_MAX ||
+		    memchr(val->str, '\0', val->len) != NULL)
+			return KH_ERR_INVALID;
+		v[f] = val;
+	}
+	for (f = 0; f < F__COUNT; f++)
+		if (v[f] == NULL)
+			return KH_ERR_INVALID;
+	if (v[F_UID]->len == 0)
+		return KH_ERR_INVALID;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return KH_ERR_NOMEM;
+	strs[F_UID] = &s->uid;
+	strs[F_DN] = &s->dn;
+	strs[F_DISPLAY_NAME] = &s->display_name;
+	strs[F_MAIL] = &s->mail;
+	strs[F_GROUPS] = &s->groups;
+	strs[F_AMR] = &s->amr;
+	strs[F_ACR] = &s->acr;
+	strs[F_CLIENT_IP] = &s->client_ip;
+	ints[F_AUTH_TIME - F__FIRST_INT] = &s->auth_time;
+	ints[F_CREATED - F__FIRST_INT] = &s->created;
+	ints[F_ABS_EXP - F__FIRST_INT] = &s->absolute_expiry;
+	for (f = F__FIRST_INT; f < F__COUNT; f++)
+		if ((r = parse_time(v[f], ints[f - F__FIRST_INT])) != KH_OK)
+			goto out;
+	if (s->created == 0 || s->absolute_expiry == 0) {
+		r = KH_ERR_INVALID;
+		goto out;
+	}
+	for (f = 0; f < F__FIRST_INT; f++) {
+		if ((*strs[f] = reply_strdup(v[f])) == NULL) {
+			r = KH_ERR_NOMEM;
+			goto out;
+		}
+	}
+	*out = s;
+	s = NULL; /* transferred */
+	r = KH_OK;
+out:
+	kh_session_free(s);
+	return r;
+}
+
+/* A follow-up command whose failure changes nothing for the caller: the
+ * session is already judged (an expired one stays rejected on every read
+ * because abs_exp is checked each time). */
+static void
+session_fixup(struct kh_store *st, const char *cmd, const char *key, size_t keylen, const char *arg)
+{
+	redisContext *c;
+	redisReply *rep = NULL;
+	int ok;
+
+	if (kh_conn_get(st, &c) != KH_OK)
+		return;
+	if (arg != NULL)
+		ok = redisAppendCommand(c, "%s %b %s", cmd, key, keylen, arg) == REDIS_OK;
+	else
+		ok = redisAppendCommand(c, "%s %b", cmd, key, keylen) == REDIS_OK;
+	if (!ok) {
+		kh_conn_drop(st);
+		return;
+	}
+	if (kh_conn_replies(st, c, &rep, 1) != KH_OK)
+		return;
+	if (rep->type != REDIS_REPLY_INTEGER)
+		kh_reply_unexpected(cmd, rep);
+	freeReplyObject(rep);
+}
+
+int
+kh_session_get(struct kh_store *st, const char *cookie, struct kh_session **out)
+{
+	char key[KH_STORE_KEY_MAX + 1], ttl_s[24], tag[9];
+	size_t keylen = 0;
+	redisContext *c;
+	redisReply *rep[2] = { NULL, NULL };
+	struct kh_session *s = NULL;
+	int64_t now, expiry, limit;
+	int attempt, r;
+
+	if (out == NULL)
+		return KH_ERR_INVALID;
+	*out = NULL;
+	if (st == NULL)
+		return KH_ERR_INVALID;
+	/* A malformed cookie never reaches Redis. */
+	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
+		return r;
+	snprintf(ttl_s, sizeof(ttl_s), "%ld", st->idle_timeout);
+
+	/* One round trip: read the hash and slide the idle timeout. Both are
+	 * idempotent, so a dead connection is retried once on a fresh one. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			goto out;
+		if (redisAppendCommand(c, "HGETALL %b", key, keylen) != REDIS_OK ||
+		    redisAppendCommand(c, "EXPIRE %b %s", key, keylen, ttl_s) != REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, rep, 2)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
+	if (r != KH_OK)
+		goto out;
+	r = KH_ERR_UNAVAILABLE;
+	if (rep[0]->type == REDIS_REPLY_ERROR && rep[0]->len >= 9 &&
+	    memcmp(rep[0]->str, "WRONGTYPE", 9) == 0) {
+		r = KH_ERR_INVALID; /* not a hash: corrupt, handled below */
+	} else if (rep[0]->type != REDIS_REPLY_ARRAY) {
+		kh_reply_unexpected("HGETALL", rep[0]);
+		goto out;
+	} else if (rep[1]->type != REDIS_REPLY_INTEGER) {
+		kh_reply_unexpected("EXPIRE", rep[1]);
+		goto out;
+	} else if (rep[0]->elements == 0) {
+		kh_store_mark_up(st);
+		r = KH_ERR_NOT_FOUND;
+		goto out;
+	} else
+		r = session_parse(rep[0], &s);
+	kh_store_mark_up(st);
+	if (r != KH_OK) {
+		if (r == KH_ERR_NOMEM)
+			goto out;
+		key_tag(key, keylen, tag);
+		kh_warn("session.corrupt", "key", tag, NULL);
+		session_fixup(st, "DEL", key, keylen, NULL);
+		r = KH_ERR_NOT_FOUND;
+		goto out;
+	}
+
+	/* The absolute lifetime: the stored expiry, and never more than the
+	 * configured lifetime (a shortened absolute_timeout applies at once). */
+	now = kh_time();
+	expiry = s->absolute_expiry;
+	limit = s->created + st->absolute_timeout;
+	if (limit < expiry)
+		expiry = limit;
+	if (now >= expiry) {
+		session_fixup(st, "DEL", key, keylen, NULL);
+		r = KH_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (expiry - now < st->idle_timeout) {
+		snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)(expiry - now));
+		session_fixup(st, "EXPIRE", key, keylen, ttl_s);
+	}
+	*out = s;
+	s = NULL; /* transferred */
+	r = KH_OK;
+out:
+	kh_replies_free(rep, 2);
+	kh_session_free(s);
+	explicit_bzero(key, sizeof(key));
+	return r;
+}
+
+int
+kh_session_destroy(struct kh_store *st, const char *cookie)
+{
+	char key[KH_STORE_KEY_MAX + 1];
+	size_t keylen = 0;
+	redisContext *c;
+	redisReply *rep = NULL;
+	int attempt, r;
+
+	if (st == NULL)
+		return KH_ERR_INVALID;
+	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
+		return r;
+	/* DEL is idempotent: retried once on a fresh connection. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			goto out;
+		if (redisAppendCommand(c, "DEL %b", key, keylen) != REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
+	if (r != KH_OK)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		kh_reply_unexpected("DEL", rep);
+		r = KH_ERR_UNAVAILABLE;
+		goto out;
+	}
+	kh_store_mark_up(st);
+	r = rep->integer > 0 ? KH_OK : KH_ERR_NOT_FOUND;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	explicit_bzero(key, sizeof(key));
+	return r;
+}
+
+void
+kh_session_free(struct kh_session *s)
+{
+	if (s == NULL)
+		return;
+	kh_free_str(s->uid);
+	kh_free_str(s->dn);
+	kh_free_str(s->display_name);
+	kh_free_str(s->mail);
+	kh_free_str(s->groups);
+	kh_free_str(s->amr);
+	kh_free_str(s->acr);
+	kh_free_str(s->client_ip);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}

@@ -1,0 +1,415 @@
+#!/usr/bin/env python3
+"""sessions/ against a real redis-server: the session store and login
+throttling, driven through tests/integration/session_probe. TAP output.
+
+Needs the probe built (make) and redis-server installed; starts only private
+redis-server instances on free loopback ports and stops them at exit."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import khtest  # noqa: E402
+from khtest import ok, diag  # noqa: E402
+import redisd  # noqa: E402
+
+PROBE = khtest.binary("tests/integration/session_probe")
+PREFIX = "kht:"
+SECRET = secrets.token_bytes(32)
+TIMEOUT_MS = 300
+IDLE, ABSOLUTE = 60, 300
+USER_MAX, IP_MAX, WINDOW, LOCK = 3, 5, 10, 10
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
+
+KH_OK, KH_ERR_INVALID, KH_ERR_NOT_FOUND, KH_ERR_UNAVAILABLE = 0, -3, -5, -6
+
+
+def write_config(path, port, password=None, db=0, prefix=PREFIX, secret=SECRET):
+    lines = [
+        "[server]", "base_url = http://127.0.0.1:8080", "",
+        "[ldap]", "uris = ldap://127.0.0.1:9", "base_dn = dc=example,dc=jp", "",
+        "[redis]", "host = 127.0.0.1", f"port = {port}", f"db = {db}",
+        f"timeout_ms = {TIMEOUT_MS}", f"key_prefix = {prefix}",
+    ]
+    if password:
+        lines.append(f"password = {password}")
+    lines += [
+        "", "[session]", f"secret = {secret.hex()}", f"idle_timeout = {IDLE}",
+        f"absolute_timeout = {ABSOLUTE}", "",
+        "[login]", f"user_max_failures = {USER_MAX}", f"ip_max_failures = {IP_MAX}",
+        f"failure_window = {WINDOW}", f"lock_duration = {LOCK}", "",
+        "[log]", "level = debug", "",
+    ]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+STDERR = []  # every probe stderr, checked for cookies at the end
+
+
+def clean(stderr):
+    return not any(m in stderr for m in SANITIZER_MARKS)
+
+
+def probe(conf, *args):
+    """Runs one probe command; returns its JSON answer (None on a crash)."""
+    p = subprocess.run([PROBE, conf, *args], capture_output=True, text=True, timeout=120)
+    STDERR.append(p.stderr)
+    if p.returncode != 0 or not clean(p.stderr):
+        diag(f"probe {args[:1]} exited {p.returncode}: {p.stderr[-2000:]}")
+        return None
+    try:
+        return json.loads(p.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        diag(f"probe {args[:1]} printed {p.stdout!r}")
+        return None
+
+
+class Shell:
+    """One long-lived probe process (sees an outage and the recovery)."""
+
+    def __init__(self, conf):
+        self.p = subprocess.Popen([PROBE, conf, "shell"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+
+    def __call__(self, *args):
+        self.p.stdin.write(" ".join(args) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"rc": None, "raw": line}
+
+    def close(self):
+        self.p.stdin.write("quit\n")
+        self.p.stdin.close()
+        rc = self.p.wait(30)
+        err = self.p.stderr.read()
+        STDERR.append(err)
+        return rc, err
+
+
+def rc(res):
+    return None if res is None else res.get("rc")
+
+
+def session_key(cookie, prefix=PREFIX, secret=SECRET):
+    return prefix + "s:" + hmac.new(secret, cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def throttle_key(kind, value, prefix=PREFIX):
+    msg = b""
+    for part in (b"throttle", kind.encode(), value.encode()):
+        msg += len(part).to_bytes(4, "big") + part
+    tag = "t:u:" if kind == "u" else "t:i:"
+    return prefix + tag + hmac.new(SECRET, msg, hashlib.sha256).hexdigest()
+
+
+def b64url_raw(cookie):
+    return base64.urlsafe_b64decode(cookie + "=")
+
+
+def dump_bytes(r, db=0):
+    """Every key name and value in the database, as one byte string."""
+    out = []
+    for k, v in r.dump(db=db).items():
+        out.append(k)
+        if isinstance(v["value"], list):
+            out += v["value"]
+        elif isinstance(v["value"], bytes):
+            out.append(v["value"])
+    return b"\n".join(out)
+
+
+def main():
+    if not os.path.exists(PROBE):
+        khtest.bail(f"{PROBE} not built (run make)")
+    try:
+        r = redisd.Redis().start()
+    except RuntimeError as e:
+        khtest.bail(str(e))
+    work = khtest.tmpdir("kh-sessions-")
+    conf = write_config(os.path.join(work, "probe.conf"), r.port)
+
+    # --- basics --------------------------------------------------------
+    ok(rc(probe(conf, "ping")) == KH_OK, "ping answers")
+    before = time.time()
+    res = probe(conf, "create", "taro")
+    cookie = (res or {}).get("cookie", "")
+    ok(rc(res) == KH_OK and len(cookie) == 43 and
+       all(c.isalnum() or c in "-_" for c in cookie) and len(b64url_raw(cookie)) == 32,
+       "create returns a 43-character base64url cookie of 32 bytes")
+    res = probe(conf, "get", cookie)
+    s = (res or {}).get("session", {})
+    ok(rc(res) == KH_OK and s.get("uid") == "taro" and
+       s.get("dn") == "uid=taro,ou=people,dc=example,dc=jp" and
+       s.get("display_name") == "山田 太郎" and s.get("mail") == "taro@example.jp" and
+       s.get("groups") == "staff\n情報政策課" and s.get("amr") == "pwd" and
+       s.get("acr") == "urn:kakehashi:acr:pwd" and s.get("client_ip") == "192.0.2.10",
+       "get returns the stored identity", res)
+    ok(int(before) - 1 <= s.get("created", 0) <= time.time() + 1 and
+       s.get("auth_time") == s.get("created") and
+       s.get("absolute_expiry") == s.get("created", 0) + ABSOLUTE,
+       "created/auth_time now, absolute expiry = created + absolute_timeout", s)
+
+    # --- what Redis holds ----------------------------------------------
+    key = session_key(cookie)
+    keys = r.keys()
+    ok(keys == [key.encode()], "the only key is prefix s: hex(HMAC(secret, cookie))", keys)
+    raw = b64url_raw(cookie)
+    everything = dump_bytes(r)
+    ok(cookie.encode() not in everything and raw not in everything and
+       raw.hex().encode() not in everything,
+       "no key or value holds the cookie (text, bytes or hex)")
+    fields = r.command("HGETALL", key)
+    names = sorted(fields[0::2])
+    ok(names == sorted([b"uid", b"dn", b"display_name", b"mail", b"groups", b"amr", b"acr",
+                        b"auth_time", b"created", b"abs_exp", b"client_ip"]),
+       "the hash has exactly the documented fields", names)
+    ttl = r.command("TTL", key)
+    ok(IDLE - 2 <= ttl <= IDLE, f"TTL is the idle timeout ({ttl})")
+    mac = bytes.fromhex(key[len(PREFIX) + 2:])
+    stolen = [key, key[len(PREFIX):], key[len(PREFIX) + 2:],
+              base64.urlsafe_b64encode(mac).decode().rstrip("=")]
+    ok(all(rc(probe(conf, "get", x)) == KH_ERR_NOT_FOUND for x in stolen),
+       "nothing taken from a Redis dump works as a cookie")
+
+    # --- malformed cookies never reach Redis ---------------------------
+    conns = int(r.info()["total_connections_received"])
+    bad = {
+        "42 characters": cookie[:-1],
+        "44 characters": cookie + "A",
+        "'+' in it": "+" + cookie[1:],
+        "'/' in it": "/" + cookie[1:],
+        "'=' padding": cookie[:-1] + "=",
+        "'.' in it": "." + cookie[1:],
+        "non-canonical last character": cookie[:-1] + "B",
+        "10 KB": "A" * 10240,
+    }
+    for name, value in bad.items():
+        ok(rc(probe(conf, "get", value)) == KH_ERR_NOT_FOUND, f"malformed cookie ({name}): not found")
+    ok(rc(probe(conf, "getx", (cookie[:10].encode() + b"\0" + cookie[11:].encode()).hex()))
+       == KH_ERR_NOT_FOUND, "malformed cookie (NUL inside): not found")
+    ok(rc(probe(conf, "getx", "-")) == KH_ERR_NOT_FOUND, "empty cookie: not found")
+    ok(rc(probe(conf, "destroy", cookie[:-1])) == KH_ERR_NOT_FOUND, "destroy malformed: not found")
+    after = int(r.info()["total_connections_received"])
+    ok(after == conns + 1, "malformed cookies opened no Redis connection "
+       f"(connections {conns} -> {after}, 1 for INFO itself)")
+    flipped = ("B" if cookie[0] != "B" else "C") + cookie[1:]
+    ok(rc(probe(conf, "get", flipped)) == KH_ERR_NOT_FOUND, "a well-formed unknown cookie: not found")
+    ok(r.keys() == [key.encode()], "failed lookups created nothing")
+
+    # --- idle timeout slides, absolute lifetime holds ------------------
+    r.command("EXPIRE", key, 5)
+    ok(rc(probe(conf, "get", cookie)) == KH_OK and r.command("TTL", key) >= IDLE - 2,
+       "get slides the idle timeout back to idle_timeout")
+    now = int(time.time())
+    r.command("HSET", key, "abs_exp", str(now + 20))
+    res = probe(conf, "get", cookie)
+    ttl = r.command("TTL", key)
+    ok(rc(res) == KH_OK and 0 < ttl <= 20, f"near the absolute expiry the TTL is capped ({ttl})")
+    r.command("HSET", key, "abs_exp", str(now - 1))
+    ok(rc(probe(conf, "get", cookie)) == KH_ERR_NOT_FOUND, "past abs_exp: not found")
+    ok(r.command("EXISTS", key) == 0, "an expired session is deleted on get")
+
+    c2 = probe(conf, "create", "hanako")["cookie"]
+    k2 = session_key(c2)
+    r.command("HSET", k2, "created", str(int(time.time()) - ABSOLUTE - 5))
+    ok(rc(probe(conf, "get", c2)) == KH_ERR_NOT_FOUND and r.command("EXISTS", k2) == 0,
+       "created + absolute_timeout is enforced even if abs_exp says later")
+
+    # --- corrupt records: not found and deleted, never a crash ---------
+    corruptions = {
+        "missing uid": lambda k: r.command("HDEL", k, "uid"),
+        "missing abs_exp": lambda k: r.command("HDEL", k, "abs_exp"),
+        "non-numeric abs_exp": lambda k: r.command("HSET", k, "abs_exp", "12x"),
+        "negative created": lambda k: r.command("HSET", k, "created", "-5"),
+        "NUL in uid": lambda k: r.command("HSET", k, "uid", b"ta\0ro"),
+        "empty uid": lambda k: r.command("HSET", k, "uid", ""),
+        "not a hash": lambda k: (r.command("DEL", k), r.command("SET", k, "x")),
+    }
+    for name, spoil in corruptions.items():
+        c = probe(conf, "create", "corrupt")["cookie"]
+        k = session_key(c)
+        spoil(k)
+        ok(rc(probe(conf, "get", c)) == KH_ERR_NOT_FOUND and r.command("EXISTS", k) == 0,
+           f"corrupt session ({name}): not found and deleted")
+    c = probe(conf, "create", "extra")["cookie"]
+    r.command("HSET", session_key(c), "future_field", "x")
+    ok(rc(probe(conf, "get", c)) == KH_OK, "unknown extra fields are ignored")
+    probe(conf, "destroy", c)
+
+    # --- destroy and fixation ------------------------------------------
+    c = probe(conf, "create", "jiro")["cookie"]
+    ok(rc(probe(conf, "destroy", c)) == KH_OK, "destroy: ok")
+    ok(rc(probe(conf, "get", c)) == KH_ERR_NOT_FOUND and r.command("EXISTS", session_key(c)) == 0,
+       "destroyed session is gone")
+    ok(rc(probe(conf, "destroy", c)) == KH_ERR_NOT_FOUND, "destroy twice: not found")
+    old = probe(conf, "create", "saburo")["cookie"]
+    res = probe(conf, "create", "saburo", old)
+    new = (res or {}).get("cookie", "")
+    ok(rc(res) == KH_OK and new != old, "login with an old cookie gets a new one")
+    ok(rc(probe(conf, "get", old)) == KH_ERR_NOT_FOUND and
+       r.command("EXISTS", session_key(old)) == 0, "the old session is destroyed (no fixation)")
+    ok(rc(probe(conf, "get", new)) == KH_OK, "the new session works")
+    ok(rc(probe(conf, "create", "saburo", "garbage")) == KH_OK,
+       "a malformed old cookie is ignored")
+
+    # --- threads (ASan/UBSan build) ------------------------------------
+    r.command("FLUSHDB")
+    res = probe(conf, "threads", "8", "150")
+    ok(rc(res) == KH_OK and res.get("ok") == 1200,
+       "8 threads x 150 create/get/destroy/throttle rounds, no error, no sanitizer report", res)
+    ok(r.keys() == [], "the threads left no keys behind", r.keys()[:5])
+
+    # --- throttling -----------------------------------------------------
+    r.command("FLUSHDB")
+    user = "yamada.taro"
+    res = probe(conf, "throttle-check", "user", user)
+    ok(rc(res) == KH_OK and res["failures"] == 0 and res["locked_for"] == 0, "no failures at first")
+    counts = [probe(conf, "throttle-fail", "user", user) for _ in range(USER_MAX)]
+    ok([c["failures"] for c in counts] == list(range(1, USER_MAX + 1)), "failures are counted")
+    ok(all(c["locked_for"] == 0 for c in counts[:-1]) and counts[-1]["locked_for"] == LOCK,
+       f"locked for lock_duration at user_max_failures ({USER_MAX})", counts)
+    res = probe(conf, "throttle-check", "user", user)
+    ok(rc(res) == KH_OK and res["failures"] == USER_MAX and 0 < res["locked_for"] <= LOCK,
+       "check reports the lock and its remaining time", res)
+    ck = throttle_key("u", user)
+    ok(sorted(r.keys()) == sorted([ck.encode(), (ck + ":lock").encode()]),
+       "keys are prefix t:u: hex(HMAC(secret, throttle|u|name)) and its :lock", r.keys())
+    ok(0 < r.command("TTL", ck) <= WINDOW and 0 < r.command("TTL", ck + ":lock") <= LOCK,
+       "counter TTL = failure_window, lock TTL = lock_duration")
+    everything = dump_bytes(r)
+    ok(user.encode() not in everything, "no user name in Redis")
+    other = probe(conf, "throttle-check", "user", "suzuki")
+    ok(other["failures"] == 0 and other["locked_for"] == 0, "other users are not affected")
+    ok(rc(probe(conf, "throttle-reset", "user", user)) == KH_OK, "reset: ok")
+    res = probe(conf, "throttle-check", "user", user)
+    ok(res["failures"] == 0 and res["locked_for"] == 0 and r.keys() == [],
+       "reset clears the count (and the lock)", res)
+
+    ip = "198.51.100.23"
+    counts = [probe(conf, "throttle-fail", "ip", ip) for _ in range(IP_MAX)]
+    ok([c["locked_for"] > 0 for c in counts] == [False] * (IP_MAX - 1) + [True],
+       f"addresses lock at ip_max_failures ({IP_MAX}), not at the user maximum", counts)
+    ik = throttle_key("i", ip)
+    ok(r.command("EXISTS", ik) == 1 and ip.encode() not in dump_bytes(r),
+       "address keys are prefix t:i: HMAC, no address in Redis")
+    ok(probe(conf, "throttle-check", "user", ip)["failures"] == 0,
+       "user and address counters are separate")
+
+    probe(conf, "throttle-fail", "user", "window")
+    wk = throttle_key("u", "window")
+    r.command("PEXPIRE", wk, 4000)
+    probe(conf, "throttle-fail", "user", "window")
+    ok(r.command("PTTL", wk) <= 4000, "later failures do not extend the window")
+    r.command("PEXPIRE", wk, 150)
+    time.sleep(0.3)
+    res = probe(conf, "throttle-check", "user", "window")
+    ok(res["failures"] == 0, "the failure count expires with the window")
+    res = probe(conf, "throttle-fail", "user", "window")
+    ok(res["failures"] == 1 and 0 < r.command("TTL", wk) <= WINDOW,
+       "a new window starts with the next failure")
+    r.command("PEXPIRE", ik + ":lock", 150)
+    time.sleep(0.3)
+    ok(probe(conf, "throttle-check", "ip", ip)["locked_for"] == 0, "the lock expires")
+    r.command("SET", wk, "not-a-number")
+    ok(rc(probe(conf, "throttle-check", "user", "window")) == KH_ERR_UNAVAILABLE,
+       "a corrupt counter fails closed")
+
+    # --- AUTH and SELECT -------------------------------------------------
+    pw = "pw-" + secrets.token_hex(8)
+    try:
+        ra = redisd.Redis(password=pw).start()
+    except RuntimeError as e:
+        khtest.bail(str(e))
+    good = write_config(os.path.join(work, "auth.conf"), ra.port, password=pw, db=3)
+    wrong = write_config(os.path.join(work, "wrong.conf"), ra.port, password=pw + "x")
+    nopw = write_config(os.path.join(work, "nopw.conf"), ra.port)
+    res = probe(good, "create", "authuser")
+    ok(rc(probe(good, "ping")) == KH_OK and rc(res) == KH_OK and
+       rc(probe(good, "get", res["cookie"])) == KH_OK, "AUTH with the right password works")
+    ok(ra.keys(db=3) == [session_key(res["cookie"]).encode()] and ra.keys(db=0) == [],
+       "SELECT db: keys land in the configured database")
+    p = subprocess.run([PROBE, wrong, "create", "x"], capture_output=True, text=True)
+    STDERR.append(p.stderr)
+    wrong_res = json.loads(p.stdout or "{}")
+    ok(rc(probe(wrong, "ping")) == KH_ERR_UNAVAILABLE and rc(wrong_res) == KH_ERR_UNAVAILABLE and
+       rc(probe(wrong, "get", res["cookie"])) == KH_ERR_UNAVAILABLE,
+       "a wrong password fails closed with unavailable")
+    ok("redis.auth" in p.stderr and pw not in p.stderr,
+       "the AUTH failure is logged without the password", p.stderr[-500:])
+    ok(rc(probe(nopw, "get", res["cookie"])) == KH_ERR_UNAVAILABLE and
+       rc(probe(nopw, "throttle-fail", "user", "x")) == KH_ERR_UNAVAILABLE,
+       "no password against requirepass: unavailable, not 'no session'")
+    ra.stop()
+
+    # --- Redis stops and comes back under one running process ----------
+    r.command("FLUSHDB")
+    sh = Shell(conf)
+    c = sh("create", "outage").get("cookie", "")
+    ok(rc(sh("get", c)) == KH_OK, "shell: session works before the outage")
+    r.stop()
+    results = {cmd[0]: sh(*cmd) for cmd in
+               (("get", c), ("create", "outage2"), ("destroy", c), ("ping",),
+                ("throttle-fail", "user", "o"), ("throttle-check", "user", "o"),
+                ("throttle-reset", "user", "o"))}
+    ok(all(rc(v) == KH_ERR_UNAVAILABLE for v in results.values()),
+       "Redis stopped: every call fails closed with unavailable", results)
+    slow = max(v.get("ms", 1e9) for v in results.values())
+    ok(slow < TIMEOUT_MS, f"and fast (slowest {slow} ms, timeout_ms {TIMEOUT_MS})")
+    r.start()
+    res = sh("create", "after")
+    ok(rc(res) == KH_OK, "Redis restarted: the same process creates on its first call", res)
+    ok(rc(sh("get", res.get("cookie", ""))) == KH_OK, "and reads")
+    ok(rc(sh("get", c)) == KH_ERR_NOT_FOUND, "a session lost with Redis is not found")
+    ok(sh("throttle-fail", "user", "o").get("failures") == 1, "throttling works again")
+    # A connection that dies between calls (server restarts while idle) is
+    # detected before the next command, so even a non-idempotent call works.
+    r.restart()
+    ok(sh("throttle-fail", "user", "o").get("failures") == 1,
+       "restart while idle: the next counting call succeeds (no stale connection used)")
+
+    # A hung server (SIGSTOP) costs at most the timeout.
+    os.kill(r.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.time()
+        res = sh("get", c)
+        took = (time.time() - t0) * 1000
+    finally:
+        os.kill(r.proc.pid, signal.SIGCONT)
+    ok(rc(res) == KH_ERR_UNAVAILABLE and took < TIMEOUT_MS * 2 + 200,
+       f"hung Redis: unavailable after about timeout_ms ({took:.0f} ms)")
+    ok(rc(sh("ping")) == KH_OK, "hung Redis resumed: recovered")
+    rc_exit, err = sh.close()
+    ok(rc_exit == 0 and clean(err), "the shell probe exits cleanly (no sanitizer report)",
+       err[-1500:])
+    ok(err.count("event=redis.connect") == 1 and "event=redis.recovered" in err,
+       "the outage is logged once (not once per call), and the recovery",
+       [line for line in err.splitlines() if "redis." in line][:10])
+
+    # --- nothing secret in any log ---------------------------------------
+    logs = "\n".join(STDERR)
+    ok(cookie not in logs and new not in logs and key not in logs and
+       key[len(PREFIX) + 2:][:16] not in logs,
+       "no cookie or key hash in any probe log")
+
+    r.stop()
+    ok(not r.running() and not ra.running(), "all redis-server instances stopped")
+    khtest.done()
+
+
+if __name__ == "__main__":
+    main()
