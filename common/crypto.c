@@ -130,8 +130,9 @@ kh_b64url_decode(const char *in, size_t inlen, unsigned char *out, size_t outmax
 			c = '+';
 		else if (c == '_')
 			c = '/';
-		else if (c == '+' || c == '/' || c == '=')
-			goto out; /* standard alphabet or padding: not base64url */
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			     (c >= '0' && c <= '9')))
+			goto out; /* only the base64url alphabet: no padding, no white space */
 		tmp[i] = (unsigned char)c;
 	}
 	pad = (int)(padded - inlen);

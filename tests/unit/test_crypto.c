@@ -47,6 +47,10 @@ main(void)
 	ok(kh_b64url_decode("Z", 1, raw, sizeof(raw)) < 0, "b64url rejects impossible length");
 	ok(kh_b64url_decode("Zm9vYmFy", 8, raw, 3) == KH_ERR_TOO_LARGE, "b64url respects output cap");
 	ok(kh_b64url_decode("Zm9v!mFy", 8, raw, sizeof(raw)) < 0, "b64url rejects junk");
+	ok(kh_b64url_decode("    AAAA", 8, raw, sizeof(raw)) < 0 &&
+	    kh_b64url_decode("AAAA\t\t\t\t", 8, raw, sizeof(raw)) < 0 &&
+	    kh_b64url_decode("AAAA\n\n\n\n", 8, raw, sizeof(raw)) < 0,
+	    "b64url rejects white space (found by fuzzing)");
 
 	ok(kh_hex_decode("00ff10", raw, 3) == KH_OK && raw[1] == 0xff, "hex decode");
 	ok(kh_hex_decode("0g", raw, 1) == KH_ERR_INVALID, "hex decode rejects junk");
