@@ -13,8 +13,7 @@ libkh_idp_a_SOURCES = \
 	idp/static.c
 libkh_idp_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(OPENSSL_CFLAGS)
 
-# (linked once connectors/ldap and sessions land)
-EXTRA_PROGRAMS = kakehashid
+sbin_PROGRAMS += kakehashid
 kakehashid_SOURCES = idp/main.c
 kakehashid_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 kakehashid_LDADD = libkh_idp.a $(KH_LDAP_LIBS) $(KH_SESSIONS_LIBS) $(MHD_LIBS) $(KH_COMMON_LIBS)

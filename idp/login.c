@@ -283,6 +283,15 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 		return;
 	}
 	fs.username = user;
+	if (pass != NULL && strlen(pass) != plen) {
+		/* A NUL inside the password would cut it short on the way to the
+		 * directory: "right\0anything" must not pass as "right". */
+		fs.error = M_ERR_INVALID;
+		kh_metrics_login(req->app->metrics, KH_LOGIN_BAD_INPUT);
+		resp->status = 400;
+		render_login_form(req, resp, &fs);
+		return;
+	}
 	if (pass == NULL || plen == 0) {
 		fs.error = M_ERR_MISSING_PASSWORD;
 		kh_metrics_login(req->app->metrics, KH_LOGIN_BAD_INPUT);

@@ -120,6 +120,11 @@ token, _ = cl.csrf()
 r = cl.request("POST", "/login", raw_body=f"csrf={token}&username=yamada%00taro&password=x".encode(),
                headers={"Content-Type": "application/x-www-form-urlencoded"})
 ok(r.status == 400 and "kh_session" not in cl.cookies, "NUL in the user name refused (400)", r.status)
+r = cl.request("POST", "/login",
+               raw_body=f"csrf={token}&username=yamada.taro&password={PW}%00junk".encode(),
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+ok(r.status == 400 and "kh_session" not in cl.cookies,
+   "a NUL after the right password is not a login", r.status)
 r = cl.request("POST", "/login", raw_body=f"csrf={token}&username=admin%C3&password=x".encode(),
                headers={"Content-Type": "application/x-www-form-urlencoded"})
 ok(r.status == 400, "invalid UTF-8 user name refused (400)", r.status)
