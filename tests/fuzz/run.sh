@@ -20,7 +20,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FUZZ_DIR=$ROOT/tests/fuzz
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-15}
 MAX_LEN=${FUZZ_MAX_LEN:-4096}
-BUILD_DIR=${BUILD_DIR:-$ROOT}
+BUILD_DIR=${BUILD_DIR:-${KH_BUILD_DIR:-$ROOT}}
 CC=${CC:-clang}
 case $CC in
 *clang*) ;;
@@ -84,7 +84,9 @@ run_target() {
 	n=$((n + 1))
 	for s in $srcs; do
 		if [ ! -f "$ROOT/$s" ]; then
-			echo "ok $n - fuzz $name # SKIP $s does not exist yet"
+			echo "not ok $n - fuzz $name"
+			echo "# the code under test, $s, does not exist"
+			failed=1
 			return
 		fi
 	done

@@ -17,7 +17,7 @@ import khtest  # noqa: E402
 from khtest import ok  # noqa: E402
 import slapd  # noqa: E402
 
-PROBE = os.path.join(khtest.ROOT, "tests", "integration", "ldap_probe")
+PROBE = khtest.binary("tests/integration/ldap_probe")
 if not os.access(PROBE, os.X_OK):
     khtest.bail(f"{PROBE} not built: run make")
 
