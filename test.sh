@@ -74,9 +74,8 @@ if want lint; then
 fi
 
 if want unit; then
-	for t in "$BUILD"/tests/unit/test_*; do
-		[ -x "$t" ] && [ -f "$t" ] || continue
-		run_suite "unit: $(basename "$t")" "$t"
+	for t in $(make -s -C "$BUILD" print-unit-tests); do
+		run_suite "unit: $t" "$BUILD/$t"
 	done
 fi
 

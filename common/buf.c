@@ -143,8 +143,7 @@ kh_buf_append_urlenc(struct kh_buf *b, const char *s)
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~') {
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
 			r = kh_buf_append(b, p, 1);
 		} else {
 			enc[0] = '%';

@@ -18,10 +18,9 @@ struct kh_buf {
 void kh_buf_init(struct kh_buf *b, size_t max);
 int kh_buf_append(struct kh_buf *b, const void *p, size_t n);
 int kh_buf_append_str(struct kh_buf *b, const char *s);
-int kh_buf_appendf(struct kh_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int kh_buf_appendf(struct kh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int kh_buf_vappendf(struct kh_buf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 /* Appends s with & < > " ' replaced by HTML entities. */
 int kh_buf_append_html(struct kh_buf *b, const char *s);
 /* Appends s percent-encoded for use in a URL query value. */

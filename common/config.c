@@ -20,7 +20,7 @@ struct cfg_entry {
 	enum cfg_type type;
 	size_t offset;
 	const char *def; /* NULL: no default */
-	long min, max;   /* CFG_INT bounds */
+	long min, max; /* CFG_INT bounds */
 	int required;
 };
 
@@ -40,17 +40,21 @@ static const struct cfg_entry cfg_table[] = {
 	{ "ldap", "bind_password", CFG_SECRET, O(ldap_bind_password), "", 0, 0, 0 },
 	{ "ldap", "base_dn", CFG_STR, O(ldap_base_dn), NULL, 0, 0, 1 },
 	{ "ldap", "login_attribute", CFG_STR, O(ldap_login_attribute), "uid", 0, 0, 0 },
-	{ "ldap", "user_filter", CFG_STR, O(ldap_user_filter), "(objectClass=inetOrgPerson)", 0, 0, 0 },
+	{ "ldap", "user_filter", CFG_STR, O(ldap_user_filter), "(objectClass=inetOrgPerson)", 0, 0,
+	    0 },
 	{ "ldap", "attr_display_name", CFG_STR, O(ldap_attr_display_name), "displayName", 0, 0, 0 },
 	{ "ldap", "attr_family_name", CFG_STR, O(ldap_attr_family_name), "sn", 0, 0, 0 },
 	{ "ldap", "attr_given_name", CFG_STR, O(ldap_attr_given_name), "givenName", 0, 0, 0 },
 	{ "ldap", "attr_mail", CFG_STR, O(ldap_attr_mail), "mail", 0, 0, 0 },
-	{ "ldap", "attr_employee_number", CFG_STR, O(ldap_attr_employee_number), "employeeNumber", 0, 0, 0 },
-	{ "ldap", "attr_department", CFG_STR, O(ldap_attr_department), "departmentNumber", 0, 0, 0 },
+	{ "ldap", "attr_employee_number", CFG_STR, O(ldap_attr_employee_number), "employeeNumber",
+	    0, 0, 0 },
+	{ "ldap", "attr_department", CFG_STR, O(ldap_attr_department), "departmentNumber", 0, 0,
+	    0 },
 	{ "ldap", "attr_title", CFG_STR, O(ldap_attr_title), "title", 0, 0, 0 },
 	{ "ldap", "group_mode", CFG_STR, O(ldap_group_mode), "memberof", 0, 0, 0 },
 	{ "ldap", "group_base", CFG_STR, O(ldap_group_base), "", 0, 0, 0 },
-	{ "ldap", "group_filter", CFG_STR, O(ldap_group_filter), "(objectClass=groupOfNames)", 0, 0, 0 },
+	{ "ldap", "group_filter", CFG_STR, O(ldap_group_filter), "(objectClass=groupOfNames)", 0, 0,
+	    0 },
 	{ "ldap", "group_name_attr", CFG_STR, O(ldap_group_name_attr), "cn", 0, 0, 0 },
 	{ "ldap", "nested_groups", CFG_BOOL, O(ldap_nested_groups), "no", 0, 0, 0 },
 	{ "ldap", "active_directory", CFG_BOOL, O(ldap_ad), "no", 0, 0, 0 },
@@ -68,7 +72,8 @@ static const struct cfg_entry cfg_table[] = {
 
 	{ "session", "secret", CFG_SECRET, O(session_secret), NULL, 0, 0, 1 },
 	{ "session", "idle_timeout", CFG_INT, O(session_idle_timeout), "1800", 60, 86400, 0 },
-	{ "session", "absolute_timeout", CFG_INT, O(session_absolute_timeout), "36000", 300, 604800, 0 },
+	{ "session", "absolute_timeout", CFG_INT, O(session_absolute_timeout), "36000", 300, 604800,
+	    0 },
 	{ "session", "cookie_name", CFG_STR, O(session_cookie), "kh_session", 0, 0, 0 },
 
 	{ "login", "min_delay_ms", CFG_INT, O(login_min_delay_ms), "400", 0, 10000, 0 },
@@ -141,8 +146,8 @@ entry_set(struct kh_config *cfg, const struct cfg_entry *e, const char *value, c
 		return KH_OK;
 	case CFG_BOOL:
 		if (kh_parse_bool(value, &bv) != KH_OK) {
-			set_err(err, "[%s] %s: expected yes or no, got \"%s\"",
-			    e->section, e->name, value);
+			set_err(err, "[%s] %s: expected yes or no, got \"%s\"", e->section, e->name,
+			    value);
 			return KH_ERR_CONFIG;
 		}
 		*(int *)(base + e->offset) = bv;
@@ -199,16 +204,18 @@ cross_check(struct kh_config *cfg, char **err)
 	}
 	if (strpbrk(p, "?#\"'<> ") != NULL || p[strlen(p) - 1] == '/' || *host == '\0' ||
 	    *host == '/') {
-		set_err(err, "[server] base_url must be an absolute URL with no query, fragment "
-			     "or trailing slash (e.g. https://idp.example.jp)");
+		set_err(err,
+		    "[server] base_url must be an absolute URL with no query, fragment "
+		    "or trailing slash (e.g. https://idp.example.jp)");
 		return KH_ERR_CONFIG;
 	}
 	hlen = strcspn(host, ":/");
 	cfg->secure_cookies = 1;
 	if (kh_startswith(p, "http://")) {
 		if (!is_loopback_host(host, hlen)) {
-			set_err(err, "[server] base_url may use plain http:// only on loopback "
-				     "(localhost, 127.0.0.0/8, [::1]); use https://");
+			set_err(err,
+			    "[server] base_url may use plain http:// only on loopback "
+			    "(localhost, 127.0.0.0/8, [::1]); use https://");
 			return KH_ERR_CONFIG;
 		}
 		cfg->secure_cookies = 0;
@@ -230,8 +237,9 @@ cross_check(struct kh_config *cfg, char **err)
 	if (slen % 2 != 0 || slen / 2 < KH_SESSION_SECRET_MIN ||
 	    slen / 2 > sizeof(cfg->session_key) ||
 	    kh_hex_decode(cfg->session_secret, cfg->session_key, slen / 2) != KH_OK) {
-		set_err(err, "[session] secret must be %d to %zu random bytes written as hex "
-			     "(make one with: openssl rand -hex 32)",
+		set_err(err,
+		    "[session] secret must be %d to %zu random bytes written as hex "
+		    "(make one with: openssl rand -hex 32)",
 		    KH_SESSION_SECRET_MIN, sizeof(cfg->session_key));
 		return KH_ERR_CONFIG;
 	}
@@ -241,8 +249,9 @@ cross_check(struct kh_config *cfg, char **err)
 		for (i = 1; i < cfg->session_key_len; i++)
 			same += cfg->session_key[i] == cfg->session_key[0];
 		if (same == cfg->session_key_len) {
-			set_err(err, "[session] secret is a placeholder (every byte equal): "
-				     "make a real one with: openssl rand -hex 32");
+			set_err(err,
+			    "[session] secret is a placeholder (every byte equal): "
+			    "make a real one with: openssl rand -hex 32");
 			return KH_ERR_CONFIG;
 		}
 	}
@@ -263,18 +272,21 @@ cross_check(struct kh_config *cfg, char **err)
 		set_err(err, "[login] min_delay_ms must not exceed max_delay_ms");
 		return KH_ERR_CONFIG;
 	}
-	if (strcmp(cfg->login_default_lang, "ja") != 0 && strcmp(cfg->login_default_lang, "en") != 0) {
+	if (strcmp(cfg->login_default_lang, "ja") != 0 &&
+	    strcmp(cfg->login_default_lang, "en") != 0) {
 		set_err(err, "[login] default_lang must be ja or en");
 		return KH_ERR_CONFIG;
 	}
 	if (strcmp(cfg->ldap_group_mode, "memberof") != 0 &&
-	    strcmp(cfg->ldap_group_mode, "search") != 0 && strcmp(cfg->ldap_group_mode, "none") != 0) {
+	    strcmp(cfg->ldap_group_mode, "search") != 0 &&
+	    strcmp(cfg->ldap_group_mode, "none") != 0) {
 		set_err(err, "[ldap] group_mode must be memberof, search or none");
 		return KH_ERR_CONFIG;
 	}
 	if (*cfg->ldap_bind_dn != '\0' && *cfg->ldap_bind_password == '\0') {
-		set_err(err, "[ldap] bind_password is empty while bind_dn is set: an empty-password "
-			     "bind would be unauthenticated");
+		set_err(err,
+		    "[ldap] bind_password is empty while bind_dn is set: an empty-password "
+		    "bind would be unauthenticated");
 		return KH_ERR_CONFIG;
 	}
 	if (strspn(cfg->ldap_login_attribute,
@@ -389,8 +401,9 @@ kh_config_load(const char *path, struct kh_config **out, char **errmsg)
 		if (inner != NULL)
 			set_err(&ctx.err, "%s: line %d: %s", path, rc, inner);
 		else
-			set_err(&ctx.err, "%s: line %d: syntax error (expected [section] or key = value)",
-			    path, rc);
+			set_err(&ctx.err,
+			    "%s: line %d: syntax error (expected [section] or key = value)", path,
+			    rc);
 		free(inner);
 		goto out;
 	}
@@ -445,7 +458,8 @@ kh_config_print(const struct kh_config *cfg, FILE *fp)
 			fprintf(fp, "%s = %ld\n", e->name, *(const long *)(base + e->offset));
 			break;
 		case CFG_BOOL:
-			fprintf(fp, "%s = %s\n", e->name, *(const int *)(base + e->offset) ? "yes" : "no");
+			fprintf(fp, "%s = %s\n", e->name,
+			    *(const int *)(base + e->offset) ? "yes" : "no");
 			break;
 		}
 	}

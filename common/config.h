@@ -15,16 +15,16 @@
 struct kh_config {
 	/* [server] */
 	char *base_url;
-	char *listen;          /* host:port */
-	char *listen_host;     /* derived */
-	int listen_port;       /* derived */
+	char *listen; /* host:port */
+	char *listen_host; /* derived */
+	int listen_port; /* derived */
 	long threads;
 	long max_connections;
 	long per_ip_connections;
 	long connection_timeout;
 	long max_body_bytes;
 	char *trusted_proxies; /* space separated addresses */
-	int secure_cookies;    /* derived: 0 only for http:// on loopback */
+	int secure_cookies; /* derived: 0 only for http:// on loopback */
 
 	/* [ldap] */
 	char *ldap_uris;

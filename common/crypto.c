@@ -34,8 +34,8 @@ kh_ct_streq(const char *a, const char *b)
 }
 
 int
-kh_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
-    unsigned char out[KH_HMAC_LEN])
+kh_hmac_sha256(
+    const void *key, size_t keylen, const void *msg, size_t msglen, unsigned char out[KH_HMAC_LEN])
 {
 	unsigned int olen = 0;
 
@@ -48,8 +48,8 @@ kh_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
 }
 
 int
-kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts,
-    const size_t *lens, size_t nparts, unsigned char out[KH_HMAC_LEN])
+kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
+    size_t nparts, unsigned char out[KH_HMAC_LEN])
 {
 	EVP_MAC *mac = NULL;
 	EVP_MAC_CTX *ctx = NULL;
@@ -74,8 +74,7 @@ kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts,
 		pfx[1] = (unsigned char)(lens[i] >> 16);
 		pfx[2] = (unsigned char)(lens[i] >> 8);
 		pfx[3] = (unsigned char)lens[i];
-		if (EVP_MAC_update(ctx, pfx, 4) != 1 ||
-		    EVP_MAC_update(ctx, parts[i], lens[i]) != 1)
+		if (EVP_MAC_update(ctx, pfx, 4) != 1 || EVP_MAC_update(ctx, parts[i], lens[i]) != 1)
 			goto out;
 	}
 	if (EVP_MAC_final(ctx, out, &olen, KH_HMAC_LEN) != 1 || olen != KH_HMAC_LEN)
@@ -208,8 +207,8 @@ kh_hex_decode(const char *in, unsigned char *out, size_t outlen)
 }
 
 int
-kh_gcm_seal(const unsigned char key[KH_GCM_KEY_LEN], const void *aad, size_t aadlen,
-    const void *in, size_t n, unsigned char *out, size_t *outlen)
+kh_gcm_seal(const unsigned char key[KH_GCM_KEY_LEN], const void *aad, size_t aadlen, const void *in,
+    size_t n, unsigned char *out, size_t *outlen)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *iv = out + 1, *ct = out + 1 + KH_GCM_IV_LEN;
@@ -254,8 +253,8 @@ kh_gcm_open(const unsigned char key[KH_GCM_KEY_LEN], const void *aad, size_t aad
 	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv) != 1 ||
 	    (aadlen > 0 && EVP_DecryptUpdate(ctx, NULL, &len, aad, (int)aadlen) != 1) ||
 	    EVP_DecryptUpdate(ctx, out, &len, ct, (int)ctlen) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KH_GCM_TAG_LEN,
-		(void *)(ct + ctlen)) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KH_GCM_TAG_LEN, (void *)(ct + ctlen)) !=
+		1 ||
 	    EVP_DecryptFinal_ex(ctx, out + len, &len) != 1) {
 		OPENSSL_cleanse(out, ctlen);
 		goto out;

@@ -19,8 +19,8 @@ int kh_ct_equal(const void *a, const void *b, size_t n);
 /* Compares two NUL-terminated strings without early exit on content;
  * length differences are not hidden. 1 when equal. */
 int kh_ct_streq(const char *a, const char *b);
-int kh_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
-    unsigned char out[KH_HMAC_LEN]);
+int kh_hmac_sha256(
+    const void *key, size_t keylen, const void *msg, size_t msglen, unsigned char out[KH_HMAC_LEN]);
 /* HMAC over several parts; parts are length-prefixed so ("ab","c") != ("a","bc"). */
 int kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts,
     const size_t *lens, size_t nparts, unsigned char out[KH_HMAC_LEN]);

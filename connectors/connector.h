@@ -17,15 +17,15 @@ struct kh_connector;
  * password" so nothing reveals which. */
 enum kh_auth_result {
 	KH_AUTH_OK = 0,
-	KH_AUTH_INVALID,          /* unknown user or wrong password (also ambiguous match) */
-	KH_AUTH_LOCKED,           /* ppolicy pwdAccountLocked / AD 775 */
+	KH_AUTH_INVALID, /* unknown user or wrong password (also ambiguous match) */
+	KH_AUTH_LOCKED, /* ppolicy pwdAccountLocked / AD 775 */
 	KH_AUTH_PASSWORD_EXPIRED, /* ppolicy passwordExpired / AD 532 */
-	KH_AUTH_MUST_CHANGE,      /* ppolicy changeAfterReset / AD 773 */
-	KH_AUTH_DISABLED,         /* AD 533 */
-	KH_AUTH_ACCOUNT_EXPIRED,  /* AD 701 */
-	KH_AUTH_RESTRICTED,       /* AD 530 / 531: not permitted now or from here */
-	KH_AUTH_UNAVAILABLE,      /* no directory server answered */
-	KH_AUTH_ERROR,            /* unexpected directory error */
+	KH_AUTH_MUST_CHANGE, /* ppolicy changeAfterReset / AD 773 */
+	KH_AUTH_DISABLED, /* AD 533 */
+	KH_AUTH_ACCOUNT_EXPIRED, /* AD 701 */
+	KH_AUTH_RESTRICTED, /* AD 530 / 531: not permitted now or from here */
+	KH_AUTH_UNAVAILABLE, /* no directory server answered */
+	KH_AUTH_ERROR, /* unexpected directory error */
 };
 
 struct kh_identity {
@@ -44,9 +44,9 @@ struct kh_identity {
 
 /* Warnings that come with a successful bind (ppolicy or AD). */
 struct kh_auth_info {
-	int grace_logins_left;  /* -1 when none reported */
-	long expires_in;        /* seconds until the password expires, -1 when none */
-	char diag[128];         /* directory diagnostic, for logs only */
+	int grace_logins_left; /* -1 when none reported */
+	long expires_in; /* seconds until the password expires, -1 when none */
+	char diag[128]; /* directory diagnostic, for logs only */
 };
 
 /* Hard caps on untrusted credentials, checked before anything is sent. */

@@ -24,8 +24,8 @@ token_for(const struct kh_config *cfg, const char *cookie, char token[KH_CSRF_TO
 	size_t lens[2] = { 7, strlen(cookie) };
 	int r;
 
-	if ((r = kh_hmac_sha256_parts(cfg->session_key, cfg->session_key_len, parts, lens, 2,
-	    mac)) != KH_OK)
+	if ((r = kh_hmac_sha256_parts(
+		 cfg->session_key, cfg->session_key_len, parts, lens, 2, mac)) != KH_OK)
 		return r;
 	kh_b64url_encode(mac, sizeof(mac), token);
 	return KH_OK;

@@ -28,15 +28,15 @@ struct conn_state {
 	char *path;
 	const struct kh_endpoint *ep;
 	size_t ep_index;
-	int answered;   /* resp is filled in */
+	int answered; /* resp is filled in */
 	int suspended;
 };
 
 /* ---- parameters ---- */
 
 static int
-params_add(struct kh_params *ps, const char *name, size_t nlen, const char *value, size_t vlen,
-    int append)
+params_add(
+    struct kh_params *ps, const char *name, size_t nlen, const char *value, size_t vlen, int append)
 {
 	struct kh_param *last;
 	size_t i;
@@ -332,22 +332,22 @@ send_response(struct conn_state *cs, struct MHD_Connection *conn)
 	int html = cs->ep != NULL && (cs->ep->flags & KH_EP_HTML);
 
 	body = kh_buf_steal(&resp->body, &len);
-	mr = MHD_create_response_from_buffer(len, body ? body : (void *)"",
-	    body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	mr = MHD_create_response_from_buffer(
+	    len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (mr == NULL) {
 		free(body);
 		return MHD_NO;
 	}
 	if (resp->content_type != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
-	add_security_headers(mr, html || (resp->content_type &&
-	    kh_startswith(resp->content_type, "text/html")));
+	add_security_headers(
+	    mr, html || (resp->content_type && kh_startswith(resp->content_type, "text/html")));
 	for (i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
 	ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
 	MHD_destroy_response(mr);
-	kh_metrics_request(cs->req.app->metrics, cs->ep_index, resp->status,
-	    kh_now_ms() - cs->req.start_ms);
+	kh_metrics_request(
+	    cs->req.app->metrics, cs->ep_index, resp->status, kh_now_ms() - cs->req.start_ms);
 	if (resp->status >= 500)
 		kh_warn("http.response", "rid", cs->req.rid, "path", cs->path, "status",
 		    resp->status == 503 ? "503" : "500", "ip", cs->req.client_ip, NULL);
@@ -374,7 +374,8 @@ dispatch(struct conn_state *cs)
 	}
 	if ((cs->ep->methods & (req->method == KH_HEAD ? KH_GET : req->method)) == 0) {
 		simple_error(cs, MHD_HTTP_METHOD_NOT_ALLOWED, M_METHOD_TITLE, M_BAD_REQUEST_BODY);
-		snprintf(allow, sizeof(allow), "%s%s%s", (cs->ep->methods & KH_GET) ? "GET, HEAD" : "",
+		snprintf(allow, sizeof(allow), "%s%s%s",
+		    (cs->ep->methods & KH_GET) ? "GET, HEAD" : "",
 		    (cs->ep->methods & KH_GET) && (cs->ep->methods & KH_POST) ? ", " : "",
 		    (cs->ep->methods & KH_POST) ? "POST" : "");
 		kh_resp_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
@@ -408,8 +409,7 @@ parse_method(const char *m)
 }
 
 static struct conn_state *
-conn_state_new(struct kh_idp *app, struct MHD_Connection *conn, const char *url,
-    const char *method)
+conn_state_new(struct kh_idp *app, struct MHD_Connection *conn, const char *url, const char *method)
 {
 	struct conn_state *cs;
 	unsigned char rid[KH_RID_LEN / 2];
@@ -471,21 +471,24 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 			return MHD_NO;
 		*con_cls = cs;
 		if (cs->req.method == KH_POST) {
-			clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_CONTENT_LENGTH);
-			ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-			    MHD_HTTP_HEADER_CONTENT_TYPE);
-			if (clen != NULL && (kh_parse_long(clen, 0, 1L << 40, &len) != KH_OK ||
-			    len > app->cfg->max_body_bytes)) {
+			clen = MHD_lookup_connection_value(
+			    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+			ctype = MHD_lookup_connection_value(
+			    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+			if (clen != NULL &&
+			    (kh_parse_long(clen, 0, 1L << 40, &len) != KH_OK ||
+				len > app->cfg->max_body_bytes)) {
 				simple_error(cs, MHD_HTTP_CONTENT_TOO_LARGE, M_TOO_LARGE_TITLE,
 				    M_BAD_REQUEST_BODY);
 				return send_response(cs, conn);
 			}
-			if (ctype != NULL && strncasecmp(ctype, MHD_HTTP_POST_ENCODING_FORM_URLENCODED,
-			    strlen(MHD_HTTP_POST_ENCODING_FORM_URLENCODED)) == 0)
+			if (ctype != NULL &&
+			    strncasecmp(ctype, MHD_HTTP_POST_ENCODING_FORM_URLENCODED,
+				strlen(MHD_HTTP_POST_ENCODING_FORM_URLENCODED)) == 0)
 				cs->pp = MHD_create_post_processor(conn, 16384, post_cb, cs);
 			else if (ctype != NULL)
-				cs->req.form_error = KH_ERR_INVALID; /* only urlencoded forms here */
+				cs->req.form_error =
+				    KH_ERR_INVALID; /* only urlencoded forms here */
 		}
 		return MHD_YES;
 	}
@@ -513,8 +516,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 }
 
 static void
-completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-    enum MHD_RequestTerminationCode toe)
+completed_cb(
+    void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)conn;
@@ -562,8 +565,8 @@ kh_http_start(struct kh_idp *app)
 			h = host6;
 		}
 		if (inet_pton(AF_INET6, h, &sin6.sin6_addr) != 1) {
-			kh_error("http.listen", "error", "listen host must be an IP address", "host",
-			    cfg->listen_host, NULL);
+			kh_error("http.listen", "error", "listen host must be an IP address",
+			    "host", cfg->listen_host, NULL);
 			return KH_ERR_CONFIG;
 		}
 		sin6.sin6_family = AF_INET6;
@@ -574,15 +577,12 @@ kh_http_start(struct kh_idp *app)
 	if ((r = kh_delay_new(&app->delay)) != KH_OK)
 		return r;
 	app->mhd = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL, access_cb, app,
-	    MHD_OPTION_SOCK_ADDR, sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, app,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app,
-	    MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
+	    completed_cb, app, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app, MHD_OPTION_END);
 	if (app->mhd == NULL) {
 		kh_error("http.listen", "error", "cannot listen", "listen", cfg->listen, NULL);
 		kh_delay_free(app->delay);

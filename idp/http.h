@@ -11,7 +11,7 @@
 #include "common/buf.h"
 #include "idp/i18n.h"
 
-#define KH_PARAMS_MAX 32          /* query or form fields per request */
+#define KH_PARAMS_MAX 32 /* query or form fields per request */
 #define KH_PARAM_NAME_MAX 64
 #define KH_HEADERS_OUT_MAX 16
 #define KH_RESP_BODY_MAX (1024 * 1024)
@@ -28,7 +28,7 @@ struct kh_param {
 struct kh_params {
 	struct kh_param items[KH_PARAMS_MAX];
 	size_t n;
-	int overflow;   /* more than KH_PARAMS_MAX fields arrived */
+	int overflow; /* more than KH_PARAMS_MAX fields arrived */
 	int duplicates; /* some name arrived more than once */
 };
 

@@ -14,11 +14,11 @@ struct kh_idp {
 	struct kh_connector *connector;
 	struct kh_store *store;
 	struct kh_metrics *metrics;
-	void *mhd;         /* struct MHD_Daemon */
-	void *delay;       /* delayed-response scheduler */
-	char **proxies;    /* trusted proxy addresses */
+	void *mhd; /* struct MHD_Daemon */
+	void *delay; /* delayed-response scheduler */
+	char **proxies; /* trusted proxy addresses */
 	size_t nproxies;
-	char origin[512];  /* scheme://host[:port] of base_url */
+	char origin[512]; /* scheme://host[:port] of base_url */
 };
 
 /* An endpoint handler fills resp; it must not block on anything but the
@@ -26,8 +26,8 @@ struct kh_idp {
 typedef void (*kh_handler)(struct kh_req *req, struct kh_resp *resp);
 
 enum kh_endpoint_flags {
-	KH_EP_HTML = 1,     /* HTML page: security headers, language cookie */
-	KH_EP_PREFIX = 2,   /* path is a prefix (static files) */
+	KH_EP_HTML = 1, /* HTML page: security headers, language cookie */
+	KH_EP_PREFIX = 2, /* path is a prefix (static files) */
 };
 
 struct kh_endpoint {

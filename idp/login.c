@@ -18,7 +18,7 @@
 /* What the login form shows besides the fields. */
 struct form_state {
 	const char *username; /* echoed back (escaped), may be NULL */
-	enum kh_msg error;    /* M__COUNT for none */
+	enum kh_msg error; /* M__COUNT for none */
 	const char *error_extra;
 	int show_password_change;
 	int show_helpdesk;
@@ -61,14 +61,16 @@ render_login_form(struct kh_req *req, struct kh_resp *resp, const struct form_st
 	}
 	kh_page_raw(resp, "<p>");
 	kh_page_text(resp, kh_msg(l, M_LOGIN_LEAD));
-	kh_page_raw(resp, "</p>\n<form method=\"post\" action=\"/login\" autocomplete=\"on\">\n"
-			  "<input type=\"hidden\" name=\"csrf\" value=\"");
+	kh_page_raw(resp,
+	    "</p>\n<form method=\"post\" action=\"/login\" autocomplete=\"on\">\n"
+	    "<input type=\"hidden\" name=\"csrf\" value=\"");
 	kh_page_text(resp, token);
 	kh_page_raw(resp, "\">\n<label for=\"username\">");
 	kh_page_text(resp, kh_msg(l, M_USERNAME));
-	kh_page_raw(resp, "</label>\n<input type=\"text\" id=\"username\" name=\"username\" "
-			  "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" "
-			  "maxlength=\"256\" required");
+	kh_page_raw(resp,
+	    "</label>\n<input type=\"text\" id=\"username\" name=\"username\" "
+	    "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" "
+	    "maxlength=\"256\" required");
 	if (fs->username != NULL) {
 		kh_page_raw(resp, " value=\"");
 		kh_page_text(resp, fs->username);
@@ -77,8 +79,9 @@ render_login_form(struct kh_req *req, struct kh_resp *resp, const struct form_st
 		kh_page_raw(resp, " autofocus");
 	kh_page_raw(resp, ">\n<label for=\"password\">");
 	kh_page_text(resp, kh_msg(l, M_PASSWORD));
-	kh_page_raw(resp, "</label>\n<input type=\"password\" id=\"password\" name=\"password\" "
-			  "autocomplete=\"current-password\" maxlength=\"1024\" required");
+	kh_page_raw(resp,
+	    "</label>\n<input type=\"password\" id=\"password\" name=\"password\" "
+	    "autocomplete=\"current-password\" maxlength=\"1024\" required");
 	if (fs->username != NULL)
 		kh_page_raw(resp, " autofocus");
 	kh_page_raw(resp, ">\n<button type=\"submit\" id=\"submit\">");
@@ -89,8 +92,8 @@ render_login_form(struct kh_req *req, struct kh_resp *resp, const struct form_st
 }
 
 static void
-render_signed_in(struct kh_req *req, struct kh_resp *resp, const struct kh_session *s,
-    const char *notice)
+render_signed_in(
+    struct kh_req *req, struct kh_resp *resp, const struct kh_session *s, const char *notice)
 {
 	char token[KH_CSRF_TOKEN_LEN + 1];
 	enum kh_lang l = req->lang;
@@ -113,8 +116,9 @@ render_signed_in(struct kh_req *req, struct kh_resp *resp, const struct kh_sessi
 	kh_page_text(resp, s->uid);
 	kh_page_raw(resp, "</span>)</p>\n<p>");
 	kh_page_text(resp, kh_msg(l, M_SIGNED_IN_NOTE));
-	kh_page_raw(resp, "</p>\n<form method=\"post\" action=\"/logout\">\n"
-			  "<input type=\"hidden\" name=\"csrf\" value=\"");
+	kh_page_raw(resp,
+	    "</p>\n<form method=\"post\" action=\"/logout\">\n"
+	    "<input type=\"hidden\" name=\"csrf\" value=\"");
 	kh_page_text(resp, token);
 	kh_page_raw(resp, "\">\n<button type=\"submit\" id=\"logout\">");
 	kh_page_text(resp, kh_msg(l, M_SIGN_OUT));
@@ -256,7 +260,8 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 	}
 	user = kh_param_get(&req->form, "username", &ulen);
 	pass = kh_param_get(&req->form, "password", &plen);
-	if (kh_param_count(&req->form, "username") > 1 || kh_param_count(&req->form, "password") > 1) {
+	if (kh_param_count(&req->form, "username") > 1 ||
+	    kh_param_count(&req->form, "password") > 1) {
 		kh_metrics_login(req->app->metrics, KH_LOGIN_BAD_INPUT);
 		kh_page_error(req, resp, 400, M_BAD_REQUEST_TITLE, M_BAD_REQUEST_BODY);
 		return;
@@ -378,8 +383,8 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 
 	/* Success: a new session id every time (no fixation). */
 	old_cookie = kh_req_cookie(req, cfg->session_cookie);
-	r = kh_session_create(st, id, "pwd", "urn:kakehashi:acr:pwd", req->client_ip, old_cookie,
-	    cookie);
+	r = kh_session_create(
+	    st, id, "pwd", "urn:kakehashi:acr:pwd", req->client_ip, old_cookie, cookie);
 	if (r != KH_OK) {
 		kh_metrics_login(req->app->metrics, KH_LOGIN_UNAVAILABLE);
 		unavailable(req, resp, "redis");
@@ -441,8 +446,9 @@ kh_handle_logout(struct kh_req *req, struct kh_resp *resp)
 		kh_page_begin(req, resp, M_LOGOUT_TITLE);
 		kh_page_raw(resp, "<p>");
 		kh_page_text(resp, kh_msg(req->lang, M_LOGOUT_CONFIRM));
-		kh_page_raw(resp, "</p>\n<form method=\"post\" action=\"/logout\">\n"
-				  "<input type=\"hidden\" name=\"csrf\" value=\"");
+		kh_page_raw(resp,
+		    "</p>\n<form method=\"post\" action=\"/logout\">\n"
+		    "<input type=\"hidden\" name=\"csrf\" value=\"");
 		kh_page_text(resp, token);
 		kh_page_raw(resp, "\">\n<button type=\"submit\" id=\"logout\">");
 		kh_page_text(resp, kh_msg(req->lang, M_SIGN_OUT));
@@ -457,7 +463,8 @@ kh_handle_logout(struct kh_req *req, struct kh_resp *resp)
 	}
 	if (cookie != NULL) {
 		if ((r = kh_session_get(req->app->store, cookie, &s)) == KH_OK)
-			kh_audit("logout", "rid", req->rid, "user", s->uid, "ip", req->client_ip, NULL);
+			kh_audit(
+			    "logout", "rid", req->rid, "user", s->uid, "ip", req->client_ip, NULL);
 		if (r != KH_OK && r != KH_ERR_NOT_FOUND) {
 			unavailable(req, resp, "redis");
 			return;

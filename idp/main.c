@@ -24,10 +24,11 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: kakehashid -c FILE [-t | -T]\n"
-			"  -c FILE  configuration file (INI)\n"
-			"  -t       check the configuration and exit\n"
-			"  -T       print the effective configuration (secrets redacted) and exit\n");
+	fprintf(stderr,
+	    "usage: kakehashid -c FILE [-t | -T]\n"
+	    "  -c FILE  configuration file (INI)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -T       print the effective configuration (secrets redacted) and exit\n");
 }
 
 static int

@@ -6,8 +6,8 @@
 #include "common/errors.h"
 #include "idp/idp.h"
 
-static const int statuses[] = { 200, 204, 302, 303, 304, 400, 401, 403, 404, 405, 413, 415,
-	429, 431, 500, 503 };
+static const int statuses[] = { 200, 204, 302, 303, 304, 400, 401, 403, 404, 405, 413, 415, 429,
+	431, 500, 503 };
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]))
 #define STATUS_OTHER NSTATUS
 
@@ -49,7 +49,8 @@ kh_metrics_new(size_t nendpoints, struct kh_metrics **out)
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return KH_ERR_NOMEM;
 	m->nendpoints = nendpoints;
-	if ((m->requests = calloc((nendpoints + 1) * (NSTATUS + 1), sizeof(atomic_ulong))) == NULL) {
+	if ((m->requests = calloc((nendpoints + 1) * (NSTATUS + 1), sizeof(atomic_ulong))) ==
+	    NULL) {
 		free(m);
 		return KH_ERR_NOMEM;
 	}
@@ -81,14 +82,14 @@ kh_metrics_request(struct kh_metrics *m, size_t endpoint, int status, int64_t ms
 		endpoint = m->nendpoints;
 	for (s = 0; s < NSTATUS && statuses[s] != status; s++)
 		;
-	atomic_fetch_add_explicit(&m->requests[endpoint * (NSTATUS + 1) + s], 1,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &m->requests[endpoint * (NSTATUS + 1) + s], 1, memory_order_relaxed);
 	for (b = 0; b < NBUCKETS && ms > buckets_ms[b]; b++)
 		;
 	atomic_fetch_add_explicit(&m->hist[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->hist_count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m->hist_sum_us, (unsigned long long)(ms < 0 ? 0 : ms) * 1000,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &m->hist_sum_us, (unsigned long long)(ms < 0 ? 0 : ms) * 1000, memory_order_relaxed);
 }
 
 void
@@ -105,8 +106,9 @@ kh_metrics_render(struct kh_metrics *m, struct kh_buf *out)
 	size_t e, s, b;
 	int r = KH_OK;
 
-	r |= kh_buf_append_str(out, "# HELP kakehashi_http_requests_total HTTP requests by endpoint and status.\n"
-				    "# TYPE kakehashi_http_requests_total counter\n");
+	r |= kh_buf_append_str(out,
+	    "# HELP kakehashi_http_requests_total HTTP requests by endpoint and status.\n"
+	    "# TYPE kakehashi_http_requests_total counter\n");
 	for (e = 0; e <= m->nendpoints; e++) {
 		const char *label = e < m->nendpoints ? kh_endpoint_at(e)->metric : "unknown";
 		for (s = 0; s <= NSTATUS; s++) {
@@ -123,13 +125,15 @@ kh_metrics_render(struct kh_metrics *m, struct kh_buf *out)
 				    label, v);
 		}
 	}
-	r |= kh_buf_append_str(out, "# HELP kakehashi_login_total Password sign-in attempts by outcome.\n"
-				    "# TYPE kakehashi_login_total counter\n");
+	r |= kh_buf_append_str(out,
+	    "# HELP kakehashi_login_total Password sign-in attempts by outcome.\n"
+	    "# TYPE kakehashi_login_total counter\n");
 	for (s = 0; s < KH_LOGIN__COUNT; s++)
-		r |= kh_buf_appendf(out, "kakehashi_login_total{outcome=\"%s\"} %lu\n", outcome_names[s],
-		    (unsigned long)atomic_load(&m->logins[s]));
-	r |= kh_buf_append_str(out, "# HELP kakehashi_http_request_duration_seconds Time to answer a request.\n"
-				    "# TYPE kakehashi_http_request_duration_seconds histogram\n");
+		r |= kh_buf_appendf(out, "kakehashi_login_total{outcome=\"%s\"} %lu\n",
+		    outcome_names[s], (unsigned long)atomic_load(&m->logins[s]));
+	r |= kh_buf_append_str(out,
+	    "# HELP kakehashi_http_request_duration_seconds Time to answer a request.\n"
+	    "# TYPE kakehashi_http_request_duration_seconds histogram\n");
 	for (b = 0; b <= NBUCKETS; b++) {
 		cum += atomic_load(&m->hist[b]);
 		if (b < NBUCKETS)
@@ -138,7 +142,8 @@ kh_metrics_render(struct kh_metrics *m, struct kh_buf *out)
 			    buckets_ms[b] / 1000.0, cum);
 		else
 			r |= kh_buf_appendf(out,
-			    "kakehashi_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cum);
+			    "kakehashi_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n",
+			    cum);
 	}
 	r |= kh_buf_appendf(out, "kakehashi_http_request_duration_seconds_sum %.6f\n",
 	    (double)atomic_load(&m->hist_sum_us) / 1e6);

@@ -56,14 +56,16 @@ kh_page_begin(struct kh_req *req, struct kh_resp *resp, enum kh_msg title)
 	kh_buf_reset(b);
 	kh_buf_append_str(b, "<!DOCTYPE html>\n<html lang=\"");
 	kh_buf_append_str(b, kh_lang_code(req->lang));
-	kh_buf_append_str(b, "\">\n<head>\n<meta charset=\"utf-8\">\n"
-			     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-			     "<title>");
+	kh_buf_append_str(b,
+	    "\">\n<head>\n<meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	    "<title>");
 	kh_buf_append_html(b, kh_msg(req->lang, title));
 	kh_buf_append_str(b, " - ");
 	kh_buf_append_html(b, kh_msg(req->lang, M_SITE_NAME));
-	kh_buf_append_str(b, "</title>\n<link rel=\"stylesheet\" href=\"/static/kakehashi.css\">\n"
-			     "</head>\n<body>\n<a class=\"skip\" href=\"#main\">");
+	kh_buf_append_str(b,
+	    "</title>\n<link rel=\"stylesheet\" href=\"/static/kakehashi.css\">\n"
+	    "</head>\n<body>\n<a class=\"skip\" href=\"#main\">");
 	kh_buf_append_html(b, kh_msg(req->lang, M_SKIP_TO_FORM));
 	kh_buf_append_str(b, "</a>\n<header><span class=\"brand\">");
 	kh_buf_append_html(b, kh_msg(req->lang, M_SITE_NAME));
@@ -82,8 +84,8 @@ kh_page_end(struct kh_req *req, struct kh_resp *resp)
 }
 
 void
-kh_page_error(struct kh_req *req, struct kh_resp *resp, int status, enum kh_msg title,
-    enum kh_msg body)
+kh_page_error(
+    struct kh_req *req, struct kh_resp *resp, int status, enum kh_msg title, enum kh_msg body)
 {
 	resp->status = status;
 	kh_page_begin(req, resp, title);

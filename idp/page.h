@@ -14,7 +14,7 @@ void kh_page_text(struct kh_resp *resp, const char *text);
 /* Appends trusted markup (literals only). */
 void kh_page_raw(struct kh_resp *resp, const char *html);
 /* A full error page with the request's reference id. */
-void kh_page_error(struct kh_req *req, struct kh_resp *resp, int status, enum kh_msg title,
-    enum kh_msg body);
+void kh_page_error(
+    struct kh_req *req, struct kh_resp *resp, int status, enum kh_msg title, enum kh_msg body);
 
 #endif

@@ -25,7 +25,7 @@ struct kh_session {
 	char *display_name;
 	char *mail;
 	char *groups; /* newline-separated group names */
-	char *amr;    /* space-separated methods, e.g. "pwd" */
+	char *amr; /* space-separated methods, e.g. "pwd" */
 	char *acr;
 	int64_t auth_time;
 	int64_t created;

@@ -43,22 +43,14 @@ kh_ldap_ad_result(const char *diag, int *code)
 		*code = v;
 	switch (v) {
 	case 0x525: /* user not found */
-	case 0x52e: /* invalid credentials */
-		return KH_AUTH_INVALID;
+	case 0x52e: /* invalid credentials */ return KH_AUTH_INVALID;
 	case 0x530: /* not permitted to log on at this time */
-	case 0x531: /* not permitted to log on at this workstation */
-		return KH_AUTH_RESTRICTED;
-	case 0x532: /* password expired */
-		return KH_AUTH_PASSWORD_EXPIRED;
-	case 0x533: /* account disabled */
-		return KH_AUTH_DISABLED;
-	case 0x701: /* account expired */
-		return KH_AUTH_ACCOUNT_EXPIRED;
-	case 0x773: /* user must reset password */
-		return KH_AUTH_MUST_CHANGE;
-	case 0x775: /* account locked out */
-		return KH_AUTH_LOCKED;
-	default:
-		return KH_AUTH_INVALID;
+	case 0x531: /* not permitted to log on at this workstation */ return KH_AUTH_RESTRICTED;
+	case 0x532: /* password expired */ return KH_AUTH_PASSWORD_EXPIRED;
+	case 0x533: /* account disabled */ return KH_AUTH_DISABLED;
+	case 0x701: /* account expired */ return KH_AUTH_ACCOUNT_EXPIRED;
+	case 0x773: /* user must reset password */ return KH_AUTH_MUST_CHANGE;
+	case 0x775: /* account locked out */ return KH_AUTH_LOCKED;
+	default: return KH_AUTH_INVALID;
 	}
 }

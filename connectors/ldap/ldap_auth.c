@@ -12,8 +12,8 @@
  * on KH_OK the caller ldap_msgfree()s *resp; *ldp and *ep point into this
  * thread's service handle and *resp. */
 static int
-find_user(struct kh_connector *c, struct kh_ldap_thread *t, const char *username,
-    size_t ulen, LDAP **ldp, LDAPMessage **resp, LDAPMessage **ep)
+find_user(struct kh_connector *c, struct kh_ldap_thread *t, const char *username, size_t ulen,
+    LDAP **ldp, LDAPMessage **resp, LDAPMessage **ep)
 {
 	LDAPMessage *res = NULL;
 	LDAP *ld = NULL;
@@ -27,8 +27,8 @@ find_user(struct kh_connector *c, struct kh_ldap_thread *t, const char *username
 	    KH_OK)
 		return r;
 	/* Size limit 2: enough to tell "exactly one" from "ambiguous". */
-	r = kh_ldap_search(c, t, c->base_dn, LDAP_SCOPE_SUBTREE, filter, c->user_attrs, 2, &ld,
-	    &res, &ldrc);
+	r = kh_ldap_search(
+	    c, t, c->base_dn, LDAP_SCOPE_SUBTREE, filter, c->user_attrs, 2, &ld, &res, &ldrc);
 	if (r != KH_OK)
 		goto out;
 	n = ldap_count_entries(ld, res);
@@ -64,14 +64,10 @@ static enum kh_auth_result
 err_to_result(int r)
 {
 	switch (r) {
-	case KH_OK:
-		return KH_AUTH_OK;
-	case KH_ERR_NOT_FOUND:
-		return KH_AUTH_INVALID;
-	case KH_ERR_UNAVAILABLE:
-		return KH_AUTH_UNAVAILABLE;
-	default:
-		return KH_AUTH_ERROR;
+	case KH_OK: return KH_AUTH_OK;
+	case KH_ERR_NOT_FOUND: return KH_AUTH_INVALID;
+	case KH_ERR_UNAVAILABLE: return KH_AUTH_UNAVAILABLE;
+	default: return KH_AUTH_ERROR;
 	}
 }
 

@@ -15,26 +15,16 @@ const char *
 kh_auth_result_name(enum kh_auth_result r)
 {
 	switch (r) {
-	case KH_AUTH_OK:
-		return "ok";
-	case KH_AUTH_INVALID:
-		return "invalid";
-	case KH_AUTH_LOCKED:
-		return "locked";
-	case KH_AUTH_PASSWORD_EXPIRED:
-		return "password_expired";
-	case KH_AUTH_MUST_CHANGE:
-		return "must_change";
-	case KH_AUTH_DISABLED:
-		return "disabled";
-	case KH_AUTH_ACCOUNT_EXPIRED:
-		return "account_expired";
-	case KH_AUTH_RESTRICTED:
-		return "restricted";
-	case KH_AUTH_UNAVAILABLE:
-		return "unavailable";
-	case KH_AUTH_ERROR:
-		return "error";
+	case KH_AUTH_OK: return "ok";
+	case KH_AUTH_INVALID: return "invalid";
+	case KH_AUTH_LOCKED: return "locked";
+	case KH_AUTH_PASSWORD_EXPIRED: return "password_expired";
+	case KH_AUTH_MUST_CHANGE: return "must_change";
+	case KH_AUTH_DISABLED: return "disabled";
+	case KH_AUTH_ACCOUNT_EXPIRED: return "account_expired";
+	case KH_AUTH_RESTRICTED: return "restricted";
+	case KH_AUTH_UNAVAILABLE: return "unavailable";
+	case KH_AUTH_ERROR: return "error";
 	}
 	return "error";
 }
@@ -127,15 +117,17 @@ kh_ldap_connector_new(const struct kh_config *cfg, struct kh_connector **out)
 	if ((r = dup_opt(cfg->ldap_uris, 0, &c->uris)) != KH_OK ||
 	    (r = dup_opt(cfg->ldap_bind_dn ? cfg->ldap_bind_dn : "", 0, &c->bind_dn)) != KH_OK ||
 	    (r = dup_opt(cfg->ldap_bind_password ? cfg->ldap_bind_password : "", 0,
-	    &c->bind_password)) != KH_OK ||
+		 &c->bind_password)) != KH_OK ||
 	    (r = dup_opt(cfg->ldap_base_dn, 0, &c->base_dn)) != KH_OK ||
 	    (r = dup_opt(cfg->ldap_login_attribute, 0, &c->login_attr)) != KH_OK ||
 	    (r = dup_opt(cfg->ldap_user_filter, 1, &c->user_filter)) != KH_OK ||
-	    (r = dup_opt(cfg->ldap_group_base ? cfg->ldap_group_base : "", 0,
-	    &c->group_base)) != KH_OK ||
+	    (r = dup_opt(cfg->ldap_group_base ? cfg->ldap_group_base : "", 0, &c->group_base)) !=
+		KH_OK ||
 	    (r = dup_opt(cfg->ldap_group_filter, 1, &c->group_filter)) != KH_OK ||
-	    (r = dup_opt(cfg->ldap_group_name_attr && *cfg->ldap_group_name_attr ?
-	    cfg->ldap_group_name_attr : "cn", 0, &c->group_name_attr)) != KH_OK ||
+	    (r = dup_opt(cfg->ldap_group_name_attr && *cfg->ldap_group_name_attr
+		     ? cfg->ldap_group_name_attr
+		     : "cn",
+		 0, &c->group_name_attr)) != KH_OK ||
 	    (r = dup_opt(cfg->ldap_ca_file, 1, &c->ca_file)) != KH_OK)
 		goto out;
 	r = KH_ERR_CONFIG;
@@ -152,7 +144,8 @@ kh_ldap_connector_new(const struct kh_config *cfg, struct kh_connector **out)
 	if (cfg->ldap_nested_groups && !cfg->ldap_ad)
 		kh_warn("ldap.config", "reason",
 		    "nested_groups is resolved only with active_directory = yes; "
-		    "direct groups only", NULL);
+		    "direct groups only",
+		    NULL);
 	c->network_timeout = cfg->ldap_network_timeout > 0 ? cfg->ldap_network_timeout : 3;
 	c->timeout = cfg->ldap_timeout > 0 ? cfg->ldap_timeout : 5;
 	c->starttls = cfg->ldap_starttls;
@@ -220,8 +213,8 @@ kh_connector_ping(struct kh_connector *c)
 		return KH_ERR_INVALID;
 	if ((t = kh_ldap_thread_get(c)) == NULL)
 		return KH_ERR_NOMEM;
-	r = kh_ldap_search(c, t, c->base_dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &ld,
-	    &res, &ldrc);
+	r = kh_ldap_search(
+	    c, t, c->base_dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &ld, &res, &ldrc);
 	ldap_msgfree(res);
 	return r;
 }

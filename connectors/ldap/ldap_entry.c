@@ -36,8 +36,7 @@ first_value(LDAP *ld, LDAPMessage *e, const char *attr, char **out)
 }
 
 int
-kh_ldap_entry_identity(struct kh_connector *c, LDAP *ld, LDAPMessage *e,
-    struct kh_identity **out)
+kh_ldap_entry_identity(struct kh_connector *c, LDAP *ld, LDAPMessage *e, struct kh_identity **out)
 {
 	struct kh_identity *id = NULL;
 	char **fields[KH_LDAP_ATTR_N];

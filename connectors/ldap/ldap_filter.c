@@ -38,8 +38,8 @@ append_escaped(struct kh_buf *b, const char *value, size_t n)
 /* (&(ATTR=escaped value)USER_FILTER), or (ATTR=escaped value) without a
  * user filter. The caller has checked value with kh_ldap_input_ok. */
 int
-kh_ldap_user_filter(const char *attr, const char *value, size_t n, const char *user_filter,
-    char **out)
+kh_ldap_user_filter(
+    const char *attr, const char *value, size_t n, const char *user_filter, char **out)
 {
 	struct kh_buf b;
 	int and = user_filter != NULL && *user_filter != '\0';
@@ -49,12 +49,12 @@ kh_ldap_user_filter(const char *attr, const char *value, size_t n, const char *u
 	if (attr == NULL || *attr == '\0' || value == NULL)
 		return KH_ERR_INVALID;
 	kh_buf_init(&b, KH_LDAP_FILTER_MAX);
-	if ((r = kh_buf_appendf(&b, "%s(%s=", and ? "(&" : "", attr)) != KH_OK ||
+	if ((r = kh_buf_appendf(&b, "%s(%s=", and? "(&" : "", attr)) != KH_OK ||
 	    (r = append_escaped(&b, value, n)) != KH_OK ||
 	    (r = kh_buf_append_str(&b, ")")) != KH_OK)
 		goto out;
-	if (and && ((r = kh_buf_append_str(&b, user_filter)) != KH_OK ||
-	    (r = kh_buf_append_str(&b, ")")) != KH_OK))
+	if (and&&((r = kh_buf_append_str(&b, user_filter)) != KH_OK ||
+		(r = kh_buf_append_str(&b, ")")) != KH_OK))
 		goto out;
 	if ((*out = kh_buf_steal(&b, NULL)) == NULL)
 		r = KH_ERR_NOMEM;
@@ -77,13 +77,13 @@ kh_ldap_group_filter(const char *group_filter, const char *member_dn, int nested
 	if (member_dn == NULL || *member_dn == '\0')
 		return KH_ERR_INVALID;
 	kh_buf_init(&b, KH_LDAP_FILTER_MAX);
-	if (and && ((r = kh_buf_append_str(&b, "(&")) != KH_OK ||
-	    (r = kh_buf_append_str(&b, group_filter)) != KH_OK))
+	if (and&&((r = kh_buf_append_str(&b, "(&")) != KH_OK ||
+		(r = kh_buf_append_str(&b, group_filter)) != KH_OK))
 		goto out;
-	if ((r = kh_buf_append_str(&b, nested_ad ? "(member:" KH_LDAP_AD_IN_CHAIN ":=" :
-	    "(member=")) != KH_OK ||
+	if ((r = kh_buf_append_str(
+		 &b, nested_ad ? "(member:" KH_LDAP_AD_IN_CHAIN ":=" : "(member=")) != KH_OK ||
 	    (r = append_escaped(&b, member_dn, strlen(member_dn))) != KH_OK ||
-	    (r = kh_buf_append_str(&b, and ? "))" : ")")) != KH_OK)
+	    (r = kh_buf_append_str(&b, and? "))" : ")")) != KH_OK)
 		goto out;
 	if ((*out = kh_buf_steal(&b, NULL)) == NULL)
 		r = KH_ERR_NOMEM;

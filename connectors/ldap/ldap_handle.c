@@ -112,7 +112,7 @@ handle_open(struct kh_connector *c, LDAP **ldp)
 		goto out;
 	if (c->ca_file != NULL &&
 	    (ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, c->ca_file) != LDAP_OPT_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) != LDAP_OPT_SUCCESS)) {
+		ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &newctx) != LDAP_OPT_SUCCESS)) {
 		kh_error("ldap.tls_config_failed", "ca_file", c->ca_file, NULL);
 		r = KH_ERR_CONFIG;
 		goto out;
@@ -150,8 +150,8 @@ kh_ldap_service(struct kh_connector *c, struct kh_ldap_thread *t, LDAP **ldp)
 	if (*c->bind_dn != '\0') {
 		cred.bv_val = c->bind_password;
 		cred.bv_len = strlen(c->bind_password);
-		rc = ldap_sasl_bind_s(t->svc, c->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL,
-		    NULL);
+		rc =
+		    ldap_sasl_bind_s(t->svc, c->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
 			kh_ldap_drop(&t->svc);
 			if (kh_ldap_rc_down(rc) || rc == LDAP_TIMEOUT || rc == LDAP_BUSY ||
@@ -192,8 +192,7 @@ kh_ldap_user_handle(struct kh_connector *c, struct kh_ldap_thread *t, LDAP **ldp
  * KH_ERR_INTERNAL. */
 int
 kh_ldap_search(struct kh_connector *c, struct kh_ldap_thread *t, const char *base, int scope,
-    const char *filter, char **attrs, int sizelimit, LDAP **ldp, LDAPMessage **resp,
-    int *ldrcp)
+    const char *filter, char **attrs, int sizelimit, LDAP **ldp, LDAPMessage **resp, int *ldrcp)
 {
 	LDAPMessage *res = NULL;
 	LDAP *ld = NULL;
@@ -212,8 +211,8 @@ kh_ldap_search(struct kh_connector *c, struct kh_ldap_thread *t, const char *bas
 		tv.tv_sec = c->timeout;
 		tv.tv_usec = 0;
 		res = NULL;
-		rc = ldap_search_ext_s(ld, base, scope, filter, attrs, 0, NULL, NULL, &tv,
-		    sizelimit, &res);
+		rc = ldap_search_ext_s(
+		    ld, base, scope, filter, attrs, 0, NULL, NULL, &tv, sizelimit, &res);
 		if (!kh_ldap_rc_down(rc) || fresh)
 			break;
 		ldap_msgfree(res);

@@ -10,9 +10,9 @@
 
 #include "connectors/connector.h"
 
-#define KH_LDAP_VALUE_MAX 4096   /* longest attribute value taken into an identity */
-#define KH_LDAP_DN_MAX 4096      /* longest DN accepted from the directory */
-#define KH_LDAP_GROUPS_MAX 1024  /* more groups than this is an error, not a truncation */
+#define KH_LDAP_VALUE_MAX 4096 /* longest attribute value taken into an identity */
+#define KH_LDAP_DN_MAX 4096 /* longest DN accepted from the directory */
+#define KH_LDAP_GROUPS_MAX 1024 /* more groups than this is an error, not a truncation */
 #define KH_LDAP_FILTER_MAX 16384 /* longest filter we build */
 #define KH_LDAP_AD_IN_CHAIN "1.2.840.113556.1.4.1941"
 
@@ -72,28 +72,27 @@ int kh_ldap_service(struct kh_connector *c, struct kh_ldap_thread *t, LDAP **ldp
 int kh_ldap_user_handle(struct kh_connector *c, struct kh_ldap_thread *t, LDAP **ldp);
 void kh_ldap_drop(LDAP **ldp);
 int kh_ldap_rc_down(int rc);
-int kh_ldap_search(struct kh_connector *c, struct kh_ldap_thread *t, const char *base,
-    int scope, const char *filter, char **attrs, int sizelimit, LDAP **ldp,
-    LDAPMessage **resp, int *ldrcp);
+int kh_ldap_search(struct kh_connector *c, struct kh_ldap_thread *t, const char *base, int scope,
+    const char *filter, char **attrs, int sizelimit, LDAP **ldp, LDAPMessage **resp, int *ldrcp);
 
 /* ldap_filter.c (pure: no network) */
 int kh_ldap_input_ok(const char *s, size_t n, size_t max);
-int kh_ldap_user_filter(const char *attr, const char *value, size_t n,
-    const char *user_filter, char **out);
-int kh_ldap_group_filter(const char *group_filter, const char *member_dn, int nested_ad,
-    char **out);
+int kh_ldap_user_filter(
+    const char *attr, const char *value, size_t n, const char *user_filter, char **out);
+int kh_ldap_group_filter(
+    const char *group_filter, const char *member_dn, int nested_ad, char **out);
 int kh_ldap_group_name_from_dn(const char *dn, size_t n, char **out);
 
 /* ldap_ad.c (pure) */
 enum kh_auth_result kh_ldap_ad_result(const char *diag, int *code);
 
 /* ldap_entry.c */
-int kh_ldap_entry_identity(struct kh_connector *c, LDAP *ld, LDAPMessage *e,
-    struct kh_identity **out);
+int kh_ldap_entry_identity(
+    struct kh_connector *c, LDAP *ld, LDAPMessage *e, struct kh_identity **out);
 
 /* ldap_groups.c */
-int kh_ldap_groups(struct kh_connector *c, struct kh_ldap_thread *t, LDAP *ld,
-    LDAPMessage *e, struct kh_identity *id);
+int kh_ldap_groups(struct kh_connector *c, struct kh_ldap_thread *t, LDAP *ld, LDAPMessage *e,
+    struct kh_identity *id);
 
 /* ldap_ppolicy.c */
 enum kh_auth_result kh_ldap_user_bind(struct kh_connector *c, struct kh_ldap_thread *t,

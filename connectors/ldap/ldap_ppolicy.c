@@ -23,8 +23,8 @@ kh_ldap_diag_copy(char *dst, size_t size, const char *src)
 }
 
 static enum kh_auth_result
-map_result(struct kh_connector *c, int err, const char *diag, int have_pp, int expire,
-    int grace, LDAPPasswordPolicyError pperr, struct kh_auth_info *info)
+map_result(struct kh_connector *c, int err, const char *diag, int have_pp, int expire, int grace,
+    LDAPPasswordPolicyError pperr, struct kh_auth_info *info)
 {
 	if (err == LDAP_SUCCESS) {
 		/* ppolicy: the bind of a reset password succeeds, but the

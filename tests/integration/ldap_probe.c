@@ -175,8 +175,8 @@ worker_main(void *arg)
 }
 
 static int
-do_threads(struct kh_connector *c, const char *ns, const char *user, const char *pass,
-    const char *ms)
+do_threads(
+    struct kh_connector *c, const char *ns, const char *user, const char *pass, const char *ms)
 {
 	struct worker *w;
 	long n, m = 50, i, ok = 0, bad = 0;
@@ -235,8 +235,10 @@ do_repl(struct kh_connector *c)
 			do_auth(c, a, strlen(a), b, strlen(b));
 		else if (strcmp(cmd, "lookup") == 0 && a != NULL) {
 			r = kh_connector_lookup(c, a, &id);
-			printf("%s\n", r == KH_OK ? "found" : r == KH_ERR_NOT_FOUND ? "not_found" :
-			    kh_strerror(r));
+			printf("%s\n",
+			    r == KH_OK                  ? "found"
+				: r == KH_ERR_NOT_FOUND ? "not_found"
+							: kh_strerror(r));
 			print_json(identity_json(id));
 			kh_identity_free(id);
 			id = NULL;
@@ -254,12 +256,13 @@ do_repl(struct kh_connector *c)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: ldap_probe CONFIG auth USER PASSWORD\n"
-			"       ldap_probe CONFIG auth-hex USERHEX PASSHEX\n"
-			"       ldap_probe CONFIG lookup USER\n"
-			"       ldap_probe CONFIG ping\n"
-			"       ldap_probe CONFIG threads N USER PASSWORD [M]\n"
-			"       ldap_probe CONFIG repl\n");
+	fprintf(stderr,
+	    "usage: ldap_probe CONFIG auth USER PASSWORD\n"
+	    "       ldap_probe CONFIG auth-hex USERHEX PASSHEX\n"
+	    "       ldap_probe CONFIG lookup USER\n"
+	    "       ldap_probe CONFIG ping\n"
+	    "       ldap_probe CONFIG threads N USER PASSWORD [M]\n"
+	    "       ldap_probe CONFIG repl\n");
 }
 
 int

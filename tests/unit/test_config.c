@@ -8,10 +8,10 @@
 #include "tests/unit/tap.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define GOOD                                                              \
-	"[server]\nbase_url = https://idp.example.jp\n"                   \
-	"[ldap]\nuris = ldap://127.0.0.1:3890\nbase_dn = dc=example,dc=jp\n" \
-	"bind_dn = cn=svc,dc=example,dc=jp\nbind_password = hunter2\n"    \
+#define GOOD                                                                                       \
+	"[server]\nbase_url = https://idp.example.jp\n"                                            \
+	"[ldap]\nuris = ldap://127.0.0.1:3890\nbase_dn = dc=example,dc=jp\n"                       \
+	"bind_dn = cn=svc,dc=example,dc=jp\nbind_password = hunter2\n"                             \
 	"[session]\nsecret = " SECRET "\n"
 
 static char path[64];
@@ -67,47 +67,63 @@ main(void)
 	fclose(mem);
 	ok(printed && strstr(printed, "hunter2") == NULL && strstr(printed, SECRET) == NULL,
 	    "-T output hides secrets");
-	ok(printed && strstr(printed, "bind_password = (redacted)") != NULL, "-T marks secrets redacted");
-	ok(printed && strstr(printed, "base_url = https://idp.example.jp") != NULL, "-T prints values");
+	ok(printed && strstr(printed, "bind_password = (redacted)") != NULL,
+	    "-T marks secrets redacted");
+	ok(printed && strstr(printed, "base_url = https://idp.example.jp") != NULL,
+	    "-T prints values");
 	free(printed);
 	kh_config_free(cfg);
 	free(err);
 
-	ok(load("[server]\nbase_url = http://127.0.0.1:8080\n[ldap]\nuris = ldap://x\nbase_dn = dc=x\n"
-		"[session]\nsecret = " SECRET "\n", &cfg, &err) == KH_OK && cfg->secure_cookies == 0,
+	ok(load(
+	       "[server]\nbase_url = http://127.0.0.1:8080\n[ldap]\nuris = ldap://x\nbase_dn = dc=x\n"
+	       "[session]\nsecret = " SECRET "\n",
+	       &cfg, &err) == KH_OK &&
+		cfg->secure_cookies == 0,
 	    "plain http on loopback allowed without Secure cookies");
 	kh_config_free(cfg);
 	free(err);
 
-	ok(fails_with("[server]\nbase_url = https://x\n", "[ldap] uris is required"), "missing required key");
+	ok(fails_with("[server]\nbase_url = https://x\n", "[ldap] uris is required"),
+	    "missing required key");
 	ok(fails_with(GOOD "[server]\nthreads = 0\n", "threads: expected an integer from 1 to 256"),
 	    "integer below range");
-	ok(fails_with(GOOD "[server]\nthreads = many\n", "expected an integer"), "integer not a number");
+	ok(fails_with(GOOD "[server]\nthreads = many\n", "expected an integer"),
+	    "integer not a number");
 	ok(fails_with(GOOD "[bogus]\nkey = 1\n", "unknown key [bogus] key"), "unknown key");
 	ok(fails_with(GOOD "[ldap]\nuris = ldap://other\n", "set twice"), "duplicate key");
 	ok(fails_with("[server]\nbase_url = http://idp.example.jp\n[ldap]\nuris = x\nbase_dn = y\n"
-		      "[session]\nsecret = " SECRET "\n", "plain http:// only on loopback"),
+		      "[session]\nsecret = " SECRET "\n",
+	       "plain http:// only on loopback"),
 	    "plain http off loopback refused");
 	ok(fails_with("[server]\nbase_url = https://x/\n[ldap]\nuris = x\nbase_dn = y\n"
-		      "[session]\nsecret = " SECRET "\n", "trailing slash"), "base_url trailing slash");
+		      "[session]\nsecret = " SECRET "\n",
+	       "trailing slash"),
+	    "base_url trailing slash");
 	ok(fails_with("[server]\nbase_url = https://x\n[ldap]\nuris = x\nbase_dn = y\n"
-		      "[session]\nsecret = abcd\n", "openssl rand -hex 32"), "short session secret");
+		      "[session]\nsecret = abcd\n",
+	       "openssl rand -hex 32"),
+	    "short session secret");
 	ok(fails_with("[server]\nbase_url = https://x\n[ldap]\nuris = x\nbase_dn = y\n"
-		      "bind_dn = cn=svc\n[session]\nsecret = " SECRET "\n", "bind_password is empty"),
+		      "bind_dn = cn=svc\n[session]\nsecret = " SECRET "\n",
+	       "bind_password is empty"),
 	    "service DN without password refused");
 	ok(fails_with(GOOD "[log]\nlevel = loud\n", "[log] level"), "bad log level");
 	ok(fails_with("[server]\nbase_url = https://x\n[ldap]\nuris = x\nbase_dn = y\n[session]\n"
 		      "secret = 0000000000000000000000000000000000000000000000000000000000000000\n",
-		      "placeholder"), "all-zero example secret refused");
+	       "placeholder"),
+	    "all-zero example secret refused");
 	ok(fails_with(GOOD "[server]\nbase_url2\n", "syntax error"), "line without =");
 	ok(fails_with(GOOD "[login]\ndefault_lang = fr\n", "default_lang"), "unsupported language");
 	ok(fails_with(GOOD "[server]\nlisten = nowhere\n", "host:port"), "listen without port");
-	ok(fails_with(GOOD "[ldap]\nlogin_attribute = uid)(x\n", "login_attribute"), "filter chars in attribute name");
+	ok(fails_with(GOOD "[ldap]\nlogin_attribute = uid)(x\n", "login_attribute"),
+	    "filter chars in attribute name");
 	{
 		struct kh_config *c2 = NULL;
 		char *e2 = NULL;
 		ok(kh_config_load("/nonexistent/kakehashi.conf", &c2, &e2) == KH_ERR_CONFIG && e2 &&
-		    strstr(e2, "cannot open") != NULL, "missing file reported");
+			strstr(e2, "cannot open") != NULL,
+		    "missing file reported");
 		free(e2);
 	}
 	return tap_done();

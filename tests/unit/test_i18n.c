@@ -10,7 +10,8 @@ main(void)
 
 	ok(kh_lang_from_accept("ja-JP,ja;q=0.9,en-US;q=0.8,en;q=0.7", KH_LANG_EN) == KH_LANG_JA,
 	    "Japanese browser gets ja");
-	ok(kh_lang_from_accept("en-US,en;q=0.9", KH_LANG_JA) == KH_LANG_EN, "English browser gets en");
+	ok(kh_lang_from_accept("en-US,en;q=0.9", KH_LANG_JA) == KH_LANG_EN,
+	    "English browser gets en");
 	ok(kh_lang_from_accept("en;q=0.5, ja;q=0.8", KH_LANG_EN) == KH_LANG_JA, "q-values decide");
 	ok(kh_lang_from_accept("fr-FR,fr;q=0.9", KH_LANG_JA) == KH_LANG_JA, "neither: fallback ja");
 	ok(kh_lang_from_accept("fr-FR,fr;q=0.9", KH_LANG_EN) == KH_LANG_EN, "neither: fallback en");
@@ -22,7 +23,7 @@ main(void)
 	ok(kh_lang_from_accept(";;;,,,q=,", KH_LANG_JA) == KH_LANG_JA, "garbage: fallback");
 	ok(kh_lang_from_accept("en;q=1.5, ja;q=0.9", KH_LANG_JA) == KH_LANG_EN, "q above 1 clamps");
 	ok(kh_lang_parse("ja") == KH_LANG_JA && kh_lang_parse("en") == KH_LANG_EN &&
-	    kh_lang_parse("EN") == -1 && kh_lang_parse("de") == -1 && kh_lang_parse(NULL) == -1,
+		kh_lang_parse("EN") == -1 && kh_lang_parse("de") == -1 && kh_lang_parse(NULL) == -1,
 	    "lang parameter parsing is strict");
 	for (m = 0; m < M__COUNT; m++)
 		if (*kh_msg(KH_LANG_JA, m) == '\0' || *kh_msg(KH_LANG_EN, m) == '\0')

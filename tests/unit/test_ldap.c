@@ -19,29 +19,40 @@ test_ad(void)
 		int code;
 	} cases[] = {
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 52e, v4563", KH_AUTH_INVALID, 0x52e },
+		  "data 52e, v4563",
+		    KH_AUTH_INVALID, 0x52e },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 525, v4563", KH_AUTH_INVALID, 0x525 },
+		  "data 525, v4563",
+		    KH_AUTH_INVALID, 0x525 },
 		{ "80090308: LdapErr: DSID-0C090447, comment: AcceptSecurityContext error, "
-		  "data 530, v3839", KH_AUTH_RESTRICTED, 0x530 },
+		  "data 530, v3839",
+		    KH_AUTH_RESTRICTED, 0x530 },
 		{ "80090308: LdapErr: DSID-0C090447, comment: AcceptSecurityContext error, "
-		  "data 531, v3839", KH_AUTH_RESTRICTED, 0x531 },
+		  "data 531, v3839",
+		    KH_AUTH_RESTRICTED, 0x531 },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 532, v4563", KH_AUTH_PASSWORD_EXPIRED, 0x532 },
+		  "data 532, v4563",
+		    KH_AUTH_PASSWORD_EXPIRED, 0x532 },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 533, v4563", KH_AUTH_DISABLED, 0x533 },
+		  "data 533, v4563",
+		    KH_AUTH_DISABLED, 0x533 },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 701, v4563", KH_AUTH_ACCOUNT_EXPIRED, 0x701 },
+		  "data 701, v4563",
+		    KH_AUTH_ACCOUNT_EXPIRED, 0x701 },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 773, v4563", KH_AUTH_MUST_CHANGE, 0x773 },
+		  "data 773, v4563",
+		    KH_AUTH_MUST_CHANGE, 0x773 },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 775, v4563", KH_AUTH_LOCKED, 0x775 },
+		  "data 775, v4563",
+		    KH_AUTH_LOCKED, 0x775 },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 775, v2580\n", KH_AUTH_LOCKED, 0x775 },
+		  "data 775, v2580\n",
+		    KH_AUTH_LOCKED, 0x775 },
 		{ "data 533", KH_AUTH_DISABLED, 0x533 },
 		{ "data 52E, v23f0", KH_AUTH_INVALID, 0x52e },
 		{ "80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, "
-		  "data 999, v4563", KH_AUTH_INVALID, 0x999 },
+		  "data 999, v4563",
+		    KH_AUTH_INVALID, 0x999 },
 		{ "data 77x5, v1", KH_AUTH_INVALID, -1 },
 		{ "data , v1", KH_AUTH_INVALID, -1 },
 		{ "data 7750000000000, v1", KH_AUTH_INVALID, -1 },
@@ -53,8 +64,8 @@ test_ad(void)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum kh_auth_result got = kh_ldap_ad_result(cases[i].msg, &code);
-		ok(got == cases[i].want && code == cases[i].code, "AD diag %zu -> %s (code %x)",
-		    i, kh_auth_result_name(got), code);
+		ok(got == cases[i].want && code == cases[i].code, "AD diag %zu -> %s (code %x)", i,
+		    kh_auth_result_name(got), code);
 	}
 	ok(kh_ldap_ad_result(NULL, &code) == KH_AUTH_INVALID && code == -1, "AD diag NULL");
 	ok(kh_ldap_ad_result("data 775", NULL) == KH_AUTH_LOCKED, "AD diag without code out");
@@ -81,8 +92,8 @@ test_input(void)
 
 /* Builds first, then checks: the message must not read f before the call. */
 static void
-check_user_filter(const char *attr, const char *v, size_t n, const char *uf, const char *want,
-    const char *name)
+check_user_filter(
+    const char *attr, const char *v, size_t n, const char *uf, const char *want, const char *name)
 {
 	char *f = NULL;
 	int r = kh_ldap_user_filter(attr, v, n, uf, &f);
@@ -92,8 +103,7 @@ check_user_filter(const char *attr, const char *v, size_t n, const char *uf, con
 }
 
 static void
-check_group_filter(const char *gf, const char *dn, int nested, const char *want,
-    const char *name)
+check_group_filter(const char *gf, const char *dn, int nested, const char *want, const char *name)
 {
 	char *f = NULL;
 	int r = kh_ldap_group_filter(gf, dn, nested, &f);
@@ -123,7 +133,8 @@ test_filters(void)
 	check_group_filter("(objectClass=groupOfNames)",
 	    "uid=yamada.taro,ou=people,dc=example,dc=lg,dc=jp", 0,
 	    "(&(objectClass=groupOfNames)(member=uid=yamada.taro,ou=people,"
-	    "dc=example,dc=lg,dc=jp))", "group filter");
+	    "dc=example,dc=lg,dc=jp))",
+	    "group filter");
 	check_group_filter("(objectClass=group)",
 	    "CN=Yamada\\, Taro (IT),OU=Staff,DC=example,DC=lg,DC=jp", 1,
 	    "(&(objectClass=group)(member:1.2.840.113556.1.4.1941:="
@@ -209,17 +220,18 @@ test_no_traffic(void)
 	if (!ok(kh_ldap_connector_new(&cfg, &c) == KH_OK, "connector from config"))
 		return;
 	ok(kh_connector_authenticate(c, "yamada.taro", "", &id, &info) == KH_AUTH_INVALID &&
-	    id == NULL, "empty password: INVALID, no traffic");
+		id == NULL,
+	    "empty password: INVALID, no traffic");
 	ok(kh_connector_authenticate(c, "", "pw", &id, &info) == KH_AUTH_INVALID,
 	    "empty username: INVALID");
 	ok(kh_connector_authenticate(c, NULL, NULL, &id, NULL) == KH_AUTH_INVALID,
 	    "NULLs: INVALID");
 	ok(kh_connector_authenticate(c, "a\x01", "pw", &id, &info) == KH_AUTH_INVALID,
 	    "control character: INVALID");
-	ok(kh_ldap_authenticate_n(c, "yamada.taro\0x", 13, "pw", 2, &id, &info) ==
-	    KH_AUTH_INVALID, "embedded NUL in username: INVALID");
-	ok(kh_ldap_authenticate_n(c, "yamada.taro", 11, "pw\0", 3, &id, &info) ==
-	    KH_AUTH_INVALID, "embedded NUL in password: INVALID");
+	ok(kh_ldap_authenticate_n(c, "yamada.taro\0x", 13, "pw", 2, &id, &info) == KH_AUTH_INVALID,
+	    "embedded NUL in username: INVALID");
+	ok(kh_ldap_authenticate_n(c, "yamada.taro", 11, "pw\0", 3, &id, &info) == KH_AUTH_INVALID,
+	    "embedded NUL in password: INVALID");
 	memset(longpw, 'p', sizeof(longpw));
 	longpw[KH_PASSWORD_MAX + 1] = '\0';
 	ok(kh_connector_authenticate(c, "yamada.taro", longpw, &id, &info) == KH_AUTH_INVALID,

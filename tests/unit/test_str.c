@@ -31,7 +31,8 @@ main(void)
 	ok(kh_parse_long("101", 0, 100, &v) == KH_ERR_INVALID, "parse_long above max");
 	ok(kh_parse_long("4x", 0, 100, &v) == KH_ERR_INVALID, "parse_long trailing junk");
 	ok(kh_parse_long("", 0, 100, &v) == KH_ERR_INVALID, "parse_long empty");
-	ok(kh_parse_long("99999999999999999999999", 0, 100, &v) == KH_ERR_INVALID, "parse_long overflow");
+	ok(kh_parse_long("99999999999999999999999", 0, 100, &v) == KH_ERR_INVALID,
+	    "parse_long overflow");
 	ok(kh_parse_bool("Yes", &b) == KH_OK && b == 1, "parse_bool yes");
 	ok(kh_parse_bool("off", &b) == KH_OK && b == 0, "parse_bool off");
 	ok(kh_parse_bool("maybe", &b) == KH_ERR_INVALID, "parse_bool rejects other words");
