@@ -69,6 +69,16 @@ if ! ./scripts/build.sh test >"$LOGDIR/build.log" 2>&1; then
 	exit 1
 fi
 
+if want integration; then
+	echo "== building the release build (for valgrind) in $ROOT/build/release"
+	if ! ./scripts/build.sh release >"$LOGDIR/build-release.log" 2>&1; then
+		tail -n 60 "$LOGDIR/build-release.log"
+		failed=$((failed + 1))
+		failures+=("release build")
+	fi
+	export KH_RELEASE_DIR="$ROOT/build/release"
+fi
+
 if want lint; then
 	run_suite "lint: format and banned functions" scripts/lint.sh
 fi
