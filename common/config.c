@@ -86,6 +86,28 @@ static const struct cfg_entry cfg_table[] = {
 	{ "login", "helpdesk", CFG_STR, O(login_helpdesk), "", 0, 0, 0 },
 	{ "login", "default_lang", CFG_STR, O(login_default_lang), "ja", 0, 0, 0 },
 
+	{ "keys", "rsa_key", CFG_STR, O(keys_rsa_key), "", 0, 0, 0 },
+	{ "keys", "rsa_cert", CFG_STR, O(keys_rsa_cert), "", 0, 0, 0 },
+	{ "keys", "ec_key", CFG_STR, O(keys_ec_key), "", 0, 0, 0 },
+	{ "keys", "next_rsa_key", CFG_STR, O(keys_next_rsa_key), "", 0, 0, 0 },
+	{ "keys", "next_rsa_cert", CFG_STR, O(keys_next_rsa_cert), "", 0, 0, 0 },
+	{ "keys", "next_ec_key", CFG_STR, O(keys_next_ec_key), "", 0, 0, 0 },
+
+	{ "saml", "entity_id", CFG_STR, O(saml_entity_id), "", 0, 0, 0 },
+	{ "saml", "assertion_lifetime", CFG_INT, O(saml_assertion_lifetime), "300", 30, 3600, 0 },
+	{ "saml", "clock_skew", CFG_INT, O(saml_clock_skew), "180", 0, 900, 0 },
+	{ "saml", "max_message_bytes", CFG_INT, O(saml_max_message_bytes), "262144", 4096, 4194304, 0 },
+	{ "saml", "sign_metadata", CFG_BOOL, O(saml_sign_metadata), "yes", 0, 0, 0 },
+
+	{ "oidc", "code_lifetime", CFG_INT, O(oidc_code_lifetime), "60", 10, 600, 0 },
+	{ "oidc", "id_token_lifetime", CFG_INT, O(oidc_id_token_lifetime), "300", 60, 86400, 0 },
+	{ "oidc", "access_token_lifetime", CFG_INT, O(oidc_access_token_lifetime), "600", 60, 86400, 0 },
+	{ "oidc", "refresh_token_lifetime", CFG_INT, O(oidc_refresh_token_lifetime), "28800", 300, 2592000, 0 },
+
+	{ "admin", "tokens_file", CFG_STR, O(admin_tokens_file), "", 0, 0, 0 },
+
+	{ "registry", "poll_ms", CFG_INT, O(registry_poll_ms), "1000", 100, 60000, 0 },
+
 	{ "log", "level", CFG_STR, O(log_level), "info", 0, 0, 0 },
 	{ "log", "audit_file", CFG_STR, O(log_audit_file), "", 0, 0, 0 },
 };
@@ -301,6 +323,22 @@ cross_check(struct kh_config *cfg, char **err)
 	}
 	if (strpbrk(cfg->redis_prefix, " \t\r\n") != NULL) {
 		set_err(err, "[redis] key_prefix must not contain white space");
+		return KH_ERR_CONFIG;
+	}
+	if (*cfg->saml_entity_id == '\0') {
+		struct kh_buf b;
+		kh_buf_init(&b, KH_CONFIG_LINE_MAX + 32);
+		if (kh_buf_appendf(&b, "%s/saml/metadata", cfg->base_url) != KH_OK)
+			return KH_ERR_NOMEM;
+		free(cfg->saml_entity_id);
+		cfg->saml_entity_id = kh_buf_steal(&b, NULL);
+	}
+	if ((*cfg->keys_next_rsa_key != '\0') != (*cfg->keys_next_rsa_cert != '\0')) {
+		set_err(err, "[keys] next_rsa_key and next_rsa_cert go together");
+		return KH_ERR_CONFIG;
+	}
+	if ((*cfg->keys_rsa_key != '\0') != (*cfg->keys_rsa_cert != '\0')) {
+		set_err(err, "[keys] rsa_key and rsa_cert go together");
 		return KH_ERR_CONFIG;
 	}
 	{

@@ -78,6 +78,33 @@ struct kh_config {
 	char *login_helpdesk;
 	char *login_default_lang;
 
+	/* [keys] signing keys (PEM files); next_* are published for rotation */
+	char *keys_rsa_key;
+	char *keys_rsa_cert;
+	char *keys_ec_key;
+	char *keys_next_rsa_key;
+	char *keys_next_rsa_cert;
+	char *keys_next_ec_key;
+
+	/* [saml] */
+	char *saml_entity_id; /* derived default: base_url + /saml/metadata */
+	long saml_assertion_lifetime;
+	long saml_clock_skew;
+	long saml_max_message_bytes;
+	int saml_sign_metadata;
+
+	/* [oidc] */
+	long oidc_code_lifetime;
+	long oidc_id_token_lifetime;
+	long oidc_access_token_lifetime;
+	long oidc_refresh_token_lifetime;
+
+	/* [admin] */
+	char *admin_tokens_file;
+
+	/* [registry] */
+	long registry_poll_ms;
+
 	/* [log] */
 	char *log_level;
 	char *log_audit_file;

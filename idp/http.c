@@ -308,17 +308,19 @@ choose_lang(struct kh_req *req)
 /* ---- response ---- */
 
 static void
-add_security_headers(struct MHD_Response *r, int html)
+add_security_headers(struct MHD_Response *r, int html, int own_csp)
 {
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (html) {
+	/* A handler may set its own Content-Security-Policy (the SAML POST page
+	 * must allow its form to go to the SP's ACS URL). */
+	if (html && !own_csp)
 		MHD_add_response_header(r, "Content-Security-Policy",
 		    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
 		    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+	if (html)
 		MHD_add_response_header(r, "X-Frame-Options", "DENY");
-	}
 }
 
 static enum MHD_Result
@@ -329,7 +331,7 @@ send_response(struct conn_state *cs, struct MHD_Connection *conn)
 	enum MHD_Result ret;
 	size_t i, len;
 	char *body;
-	int html = cs->ep != NULL && (cs->ep->flags & KH_EP_HTML);
+	int own_csp, html = cs->ep != NULL && (cs->ep->flags & KH_EP_HTML);
 
 	body = kh_buf_steal(&resp->body, &len);
 	mr = MHD_create_response_from_buffer(
@@ -340,8 +342,12 @@ send_response(struct conn_state *cs, struct MHD_Connection *conn)
 	}
 	if (resp->content_type != NULL)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
-	add_security_headers(
-	    mr, html || (resp->content_type && kh_startswith(resp->content_type, "text/html")));
+	for (i = 0, own_csp = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, "Content-Security-Policy") == 0)
+			own_csp = 1;
+	add_security_headers(mr,
+	    html || (resp->content_type && kh_startswith(resp->content_type, "text/html")),
+	    own_csp);
 	for (i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
 	ret = MHD_queue_response(conn, (unsigned int)resp->status, mr);
