@@ -96,13 +96,16 @@ static const struct cfg_entry cfg_table[] = {
 	{ "saml", "entity_id", CFG_STR, O(saml_entity_id), "", 0, 0, 0 },
 	{ "saml", "assertion_lifetime", CFG_INT, O(saml_assertion_lifetime), "300", 30, 3600, 0 },
 	{ "saml", "clock_skew", CFG_INT, O(saml_clock_skew), "180", 0, 900, 0 },
-	{ "saml", "max_message_bytes", CFG_INT, O(saml_max_message_bytes), "262144", 4096, 4194304, 0 },
+	{ "saml", "max_message_bytes", CFG_INT, O(saml_max_message_bytes), "262144", 4096, 4194304,
+	    0 },
 	{ "saml", "sign_metadata", CFG_BOOL, O(saml_sign_metadata), "yes", 0, 0, 0 },
 
 	{ "oidc", "code_lifetime", CFG_INT, O(oidc_code_lifetime), "60", 10, 600, 0 },
 	{ "oidc", "id_token_lifetime", CFG_INT, O(oidc_id_token_lifetime), "300", 60, 86400, 0 },
-	{ "oidc", "access_token_lifetime", CFG_INT, O(oidc_access_token_lifetime), "600", 60, 86400, 0 },
-	{ "oidc", "refresh_token_lifetime", CFG_INT, O(oidc_refresh_token_lifetime), "28800", 300, 2592000, 0 },
+	{ "oidc", "access_token_lifetime", CFG_INT, O(oidc_access_token_lifetime), "600", 60, 86400,
+	    0 },
+	{ "oidc", "refresh_token_lifetime", CFG_INT, O(oidc_refresh_token_lifetime), "28800", 300,
+	    2592000, 0 },
 
 	{ "admin", "tokens_file", CFG_STR, O(admin_tokens_file), "", 0, 0, 0 },
 
