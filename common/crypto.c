@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,24 @@ kh_hmac_sha256(
 	return KH_OK;
 }
 
+/* The HMAC implementation, fetched once: EVP_MAC_fetch per call costs more
+ * than the MAC itself on short inputs. EVP_MAC objects are shareable. */
+static EVP_MAC *hmac_mac;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void
+hmac_fetch(void)
+{
+	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+static EVP_MAC *
+hmac_impl(void)
+{
+	pthread_once(&hmac_once, hmac_fetch);
+	return hmac_mac;
+}
+
 int
 kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts, const size_t *lens,
     size_t nparts, unsigned char out[KH_HMAC_LEN])
@@ -58,8 +77,7 @@ kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts, c
 	size_t i, olen = 0;
 	int r = KH_ERR_CRYPTO;
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (ctx = EVP_MAC_CTX_new(mac)) == NULL)
+	if ((mac = hmac_impl()) == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL)
 		goto out;
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
@@ -82,31 +100,35 @@ kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts, c
 	r = KH_OK;
 out:
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return r;
 }
 
 size_t
 kh_b64url_enclen(size_t n)
 {
-	return (n + 2) / 3 * 4 + 1;
+	return (4 * n + 2) / 3 + 1; /* unpadded characters + NUL */
 }
 
+/* EVP_EncodeBlock writes the padded form (up to two more bytes than the
+ * result): encode into scratch space, then copy exactly what is kept, so out
+ * needs only kh_b64url_enclen(n) bytes. */
 void
 kh_b64url_encode(const void *in, size_t n, char *out)
 {
-	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	int i;
+	unsigned char stackbuf[256], *tmp = stackbuf;
+	size_t padded = (n + 2) / 3 * 4 + 1, keep = kh_b64url_enclen(n) - 1, i;
 
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = '\0';
-	for (i = 0; i < len; i++) {
-		if (out[i] == '+')
-			out[i] = '-';
-		else if (out[i] == '/')
-			out[i] = '_';
+	if (padded > sizeof(stackbuf) && (tmp = malloc(padded)) == NULL) {
+		out[0] = '\0';
+		return;
 	}
+	EVP_EncodeBlock(tmp, in, (int)n);
+	for (i = 0; i < keep; i++)
+		out[i] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : (char)tmp[i];
+	out[keep] = '\0';
+	OPENSSL_cleanse(tmp, padded);
+	if (tmp != stackbuf)
+		free(tmp);
 }
 
 int

@@ -25,7 +25,8 @@ int kh_hmac_sha256(
 int kh_hmac_sha256_parts(const void *key, size_t keylen, const void *const *parts,
     const size_t *lens, size_t nparts, unsigned char out[KH_HMAC_LEN]);
 
-/* Encoders write a NUL-terminated string; out must hold the returned sizes. */
+/* Encoders write a NUL-terminated string; out must hold kh_b64url_enclen(n)
+ * bytes (the unpadded length + 1) or 2n+1 for hex. */
 size_t kh_b64url_enclen(size_t n);
 void kh_b64url_encode(const void *in, size_t n, char *out);
 /* Decodes unpadded base64url; returns bytes written or a negative KH_ERR. */

@@ -1,7 +1,9 @@
 # sessions/: the Redis store (SSO sessions, login throttling). See sessions/README.md.
 noinst_LIBRARIES += libkh_sessions.a
 libkh_sessions_a_SOURCES = \
+	sessions/kv.c sessions/kv.h \
 	sessions/redis_conn.c \
+	sessions/registry.c sessions/registry.h \
 	sessions/session.c \
 	sessions/sessions.h \
 	sessions/store.h \
@@ -21,3 +23,9 @@ noinst_PROGRAMS += tests/integration/session_probe
 tests_integration_session_probe_SOURCES = tests/integration/session_probe.c
 tests_integration_session_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_integration_session_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)
+
+# Driven by tests/integration/test_kv.py: kv.h and registry.h.
+noinst_PROGRAMS += tests/integration/kv_probe
+tests_integration_kv_probe_SOURCES = tests/integration/kv_probe.c
+tests_integration_kv_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_integration_kv_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)

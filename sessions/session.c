@@ -4,7 +4,8 @@
  * it: the key is prefix "s:" hex(HMAC-SHA-256(server secret, cookie)), so a
  * dump of Redis yields no usable cookie. The value is a hash (uid, dn,
  * display_name, mail, groups, amr, acr, auth_time, created, abs_exp,
- * client_ip) whose TTL is the idle timeout, slid forward on every read and
+ * client_ip, family_name, given_name, employee_number, department, title,
+ * and module fields "x_*" set with kh_session_field_set) whose TTL is the idle timeout, slid forward on every read and
  * never past abs_exp. */
 #include "sessions/sessions.h"
 
@@ -31,12 +32,21 @@ enum {
 	F_AMR,
 	F_ACR,
 	F_CLIENT_IP,
+	F_FAMILY_NAME,
+	F_GIVEN_NAME,
+	F_EMPLOYEE_NUMBER,
+	F_DEPARTMENT,
+	F_TITLE,
 	F_AUTH_TIME,
 	F_CREATED,
 	F_ABS_EXP,
 	F__COUNT
 };
 #define F__FIRST_INT F_AUTH_TIME
+/* Fields added after the first release: a session written before them
+ * lacks them and reads back with "" rather than being judged corrupt. */
+#define F__FIRST_OPTIONAL F_FAMILY_NAME
+#define F__LAST_OPTIONAL F_TITLE
 
 static const char *const field_names[F__COUNT] = {
 	"uid",
@@ -47,6 +57,11 @@ static const char *const field_names[F__COUNT] = {
 	"amr",
 	"acr",
 	"client_ip",
+	"family_name",
+	"given_name",
+	"employee_number",
+	"department",
+	"title",
 	"auth_time",
 	"created",
 	"abs_exp",
@@ -178,7 +193,10 @@ kh_session_create(struct kh_store *st, const struct kh_identity *id, const char 
 	if ((r = check_len(id->uid)) != KH_OK || (r = check_len(id->dn)) != KH_OK ||
 	    (r = check_len(id->display_name)) != KH_OK || (r = check_len(id->mail)) != KH_OK ||
 	    (r = check_len(amr)) != KH_OK || (r = check_len(acr)) != KH_OK ||
-	    (r = check_len(client_ip)) != KH_OK)
+	    (r = check_len(client_ip)) != KH_OK || (r = check_len(id->family_name)) != KH_OK ||
+	    (r = check_len(id->given_name)) != KH_OK ||
+	    (r = check_len(id->employee_number)) != KH_OK ||
+	    (r = check_len(id->department)) != KH_OK || (r = check_len(id->title)) != KH_OK)
 		goto out;
 	if ((r = groups_join(id, &groups)) != KH_OK) {
 		kh_warn("session.create", "uid", id->uid, "error",
@@ -220,10 +238,12 @@ kh_session_create(struct kh_store *st, const struct kh_identity *id, const char 
 	}
 	if (redisAppendCommand(c,
 		"HSET %b uid %s dn %s display_name %s mail %s groups %b "
-		"amr %s acr %s client_ip %s auth_time %s created %s abs_exp %s",
+		"amr %s acr %s client_ip %s family_name %s given_name %s "
+		"employee_number %s department %s title %s auth_time %s created %s abs_exp %s",
 		key, keylen, id->uid, nz(id->dn), nz(id->display_name), nz(id->mail),
 		groups.data != NULL ? groups.data : "", groups.len, nz(amr), nz(acr), nz(client_ip),
-		now_s, now_s, abs_s) != REDIS_OK)
+		nz(id->family_name), nz(id->given_name), nz(id->employee_number),
+		nz(id->department), nz(id->title), now_s, now_s, abs_s) != REDIS_OK)
 		goto drop;
 	n++;
 	if (redisAppendCommand(c, "EXPIRE %b %s", key, keylen, ttl_s) != REDIS_OK)
@@ -345,7 +365,7 @@ session_parse(const redisReply *h, struct kh_session **out)
 		v[f] = val;
 	}
 	for (f = 0; f < F__COUNT; f++)
-		if (v[f] == NULL)
+		if (v[f] == NULL && (f < F__FIRST_OPTIONAL || f > F__LAST_OPTIONAL))
 			return KH_ERR_INVALID;
 	if (v[F_UID]->len == 0)
 		return KH_ERR_INVALID;
@@ -360,6 +380,11 @@ session_parse(const redisReply *h, struct kh_session **out)
 	strs[F_AMR] = &s->amr;
 	strs[F_ACR] = &s->acr;
 	strs[F_CLIENT_IP] = &s->client_ip;
+	strs[F_FAMILY_NAME] = &s->family_name;
+	strs[F_GIVEN_NAME] = &s->given_name;
+	strs[F_EMPLOYEE_NUMBER] = &s->employee_number;
+	strs[F_DEPARTMENT] = &s->department;
+	strs[F_TITLE] = &s->title;
 	ints[F_AUTH_TIME - F__FIRST_INT] = &s->auth_time;
 	ints[F_CREATED - F__FIRST_INT] = &s->created;
 	ints[F_ABS_EXP - F__FIRST_INT] = &s->absolute_expiry;
@@ -371,7 +396,7 @@ session_parse(const redisReply *h, struct kh_session **out)
 		goto out;
 	}
 	for (f = 0; f < F__FIRST_INT; f++) {
-		if ((*strs[f] = reply_strdup(v[f])) == NULL) {
+		if ((*strs[f] = v[f] != NULL ? reply_strdup(v[f]) : kh_strdup("")) == NULL) {
 			r = KH_ERR_NOMEM;
 			goto out;
 		}
@@ -542,6 +567,176 @@ out:
 	return r;
 }
 
+/* "x_" then [a-z0-9_], at most KH_SESSION_XFIELD_NAME_MAX characters. */
+static int
+xfield_ok(const char *f)
+{
+	size_t i;
+
+	if (f == NULL || f[0] != 'x' || f[1] != '_')
+		return 0;
+	for (i = 2; f[i] != '\0'; i++) {
+		if (i >= KH_SESSION_XFIELD_NAME_MAX)
+			return 0;
+		if (!((f[i] >= 'a' && f[i] <= 'z') || (f[i] >= '0' && f[i] <= '9') || f[i] == '_'))
+			return 0;
+	}
+	return i > 2;
+}
+
+/* KEYS[1] session; ARGV[1] field, ARGV[2] value, ARGV[3] "1" to delete.
+ * Writes only into an existing session: an HSET on a missing key would
+ * create a hash with no TTL and no identity. Returns 1, or 0 when the
+ * session is gone. */
+static const char field_set_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "if ARGV[3] == '1' then redis.call('HDEL', KEYS[1], ARGV[1])\n"
+    "else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end\n"
+    "return 1\n";
+
+int
+kh_session_field_set(
+    struct kh_store *st, const char *cookie, const char *field, const char *value, size_t len)
+{
+	char key[KH_STORE_KEY_MAX + 1];
+	size_t keylen = 0;
+	redisContext *c;
+	redisReply *rep = NULL;
+	int attempt, r;
+
+	if (st == NULL || !xfield_ok(field) || (value == NULL && len != 0))
+		return KH_ERR_INVALID;
+	if (len > KH_SESSION_XFIELD_MAX)
+		return KH_ERR_TOO_LARGE;
+	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
+		return r;
+	/* Setting a field to a value is idempotent: retried once. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			goto out;
+		if (redisAppendCommand(c, "EVAL %s 1 %b %s %b %s", field_set_script, key, keylen,
+			field, value != NULL ? value : "", len,
+			value == NULL ? "1" : "0") != REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
+	if (r != KH_OK)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		kh_reply_unexpected("EVAL field_set", rep);
+		r = KH_ERR_UNAVAILABLE;
+		goto out;
+	}
+	kh_store_mark_up(st);
+	r = rep->integer == 1 ? KH_OK : KH_ERR_NOT_FOUND;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	explicit_bzero(key, sizeof(key));
+	return r;
+}
+
+int
+kh_session_field_get(
+    struct kh_store *st, const char *cookie, const char *field, char **value, size_t *len)
+{
+	char key[KH_STORE_KEY_MAX + 1];
+	size_t keylen = 0;
+	redisContext *c;
+	redisReply *rep = NULL;
+	char *v = NULL;
+	int attempt, r;
+
+	if (value != NULL)
+		*value = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (st == NULL || value == NULL || len == NULL || !xfield_ok(field))
+		return KH_ERR_INVALID;
+	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
+		return r;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			goto out;
+		if (redisAppendCommand(c, "HGET %b %s", key, keylen, field) != REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
+	if (r != KH_OK)
+		goto out;
+	kh_store_mark_up(st);
+	if (rep->type == REDIS_REPLY_NIL ||
+	    (rep->type == REDIS_REPLY_ERROR && rep->len >= 9 &&
+		memcmp(rep->str, "WRONGTYPE", 9) == 0)) {
+		r = KH_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_STRING) {
+		kh_reply_unexpected("HGET", rep);
+		r = KH_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if (rep->len > KH_SESSION_XFIELD_MAX) {
+		kh_reply_unexpected("HGET", rep);
+		r = KH_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((v = malloc(rep->len + 1)) == NULL) {
+		r = KH_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(v, rep->str, rep->len);
+	v[rep->len] = '\0';
+	*value = v;
+	*len = rep->len;
+	r = KH_OK;
+out:
+	if (rep != NULL) {
+		if (rep->type == REDIS_REPLY_STRING && rep->str != NULL)
+			explicit_bzero(rep->str, rep->len);
+		freeReplyObject(rep);
+	}
+	explicit_bzero(key, sizeof(key));
+	return r;
+}
+
+int
+kh_session_id(struct kh_store *st, const char *cookie, char out[65])
+{
+	unsigned char mac[KH_HMAC_LEN];
+	const void *parts[2];
+	size_t lens[2];
+	int r;
+
+	if (out != NULL)
+		out[0] = '\0';
+	if (st == NULL || out == NULL)
+		return KH_ERR_INVALID;
+	if (!kh_session_cookie_valid(cookie))
+		return KH_ERR_NOT_FOUND;
+	/* Length-prefixed ("sid", cookie): never equal to the Redis key's
+	 * HMAC(secret, cookie), which takes the cookie alone. */
+	parts[0] = "sid";
+	lens[0] = 3;
+	parts[1] = cookie;
+	lens[1] = KH_SESSION_COOKIE_LEN;
+	if ((r = kh_hmac_sha256_parts(st->key, st->keylen, parts, lens, 2, mac)) != KH_OK)
+		goto out;
+	kh_hex_encode(mac, sizeof(mac), out);
+	r = KH_OK;
+out:
+	explicit_bzero(mac, sizeof(mac));
+	return r;
+}
+
 void
 kh_session_free(struct kh_session *s)
 {
@@ -555,6 +750,11 @@ kh_session_free(struct kh_session *s)
 	kh_free_str(s->amr);
 	kh_free_str(s->acr);
 	kh_free_str(s->client_ip);
+	kh_free_str(s->family_name);
+	kh_free_str(s->given_name);
+	kh_free_str(s->employee_number);
+	kh_free_str(s->department);
+	kh_free_str(s->title);
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }

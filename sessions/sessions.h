@@ -31,6 +31,12 @@ struct kh_session {
 	int64_t created;
 	int64_t absolute_expiry;
 	char *client_ip;
+	/* From the directory at login; "" when the directory had none. */
+	char *family_name;
+	char *given_name;
+	char *employee_number;
+	char *department;
+	char *title;
 };
 
 int kh_store_new(const struct kh_config *cfg, struct kh_store **out);
@@ -50,6 +56,26 @@ int kh_session_create(struct kh_store *st, const struct kh_identity *id, const c
 int kh_session_get(struct kh_store *st, const char *cookie, struct kh_session **out);
 int kh_session_destroy(struct kh_store *st, const char *cookie);
 void kh_session_free(struct kh_session *s);
+
+/* Module data in the session hash (e.g. "x_saml" = the lasso session dump,
+ * "x_rps" = the OIDC clients signed in to). field: "x_" then [a-z0-9_],
+ * at most KH_SESSION_XFIELD_NAME_MAX characters (else KH_ERR_INVALID);
+ * value: at most KH_SESSION_XFIELD_MAX bytes (else KH_ERR_TOO_LARGE).
+ * value NULL with len 0 removes the field. The session's TTL is untouched.
+ * KH_ERR_NOT_FOUND when the session does not exist (nothing is written). */
+#define KH_SESSION_XFIELD_NAME_MAX 32
+#define KH_SESSION_XFIELD_MAX (64 * 1024)
+int kh_session_field_set(
+    struct kh_store *st, const char *cookie, const char *field, const char *value, size_t len);
+/* *value: NUL-terminated copy, free with kh_freezero(*value, *len + 1).
+ * KH_ERR_NOT_FOUND when the session or the field is absent. */
+int kh_session_field_get(
+    struct kh_store *st, const char *cookie, const char *field, char **value, size_t *len);
+/* A stable, non-secret handle of the session for cookie (OIDC sid claims,
+ * SAML SessionIndex): hex(HMAC(server secret, "sid" ‖ cookie)), never the
+ * Redis key and never usable as a cookie. No Redis access. KH_ERR_NOT_FOUND
+ * for a malformed cookie. */
+int kh_session_id(struct kh_store *st, const char *cookie, char out[65]);
 
 /* Login throttling. key is a username or a client address; it is hashed with
  * the server secret before it reaches Redis. */

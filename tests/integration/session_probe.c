@@ -12,6 +12,10 @@
  *   destroy COOKIE
  *   throttle-fail|throttle-check user|ip KEY   {"failures": n, "locked_for": s}
  *   throttle-reset user|ip KEY
+ *   fset COOKIE FIELD HEX        kh_session_field_set ("-" = empty, "del" = remove)
+ *   fsetn COOKIE FIELD N         kh_session_field_set with N bytes 'x'
+ *   fget COOKIE FIELD            {"hex": ..., "len": n}
+ *   sid COOKIE                   {"sid": hex}
  *   threads N ITER               N threads doing create/get/destroy/throttle
  *   cleanup                      kh_store_thread_cleanup on this thread
  * Exit status: 0 when the commands ran (whatever their rc), 2 on usage or
@@ -66,6 +70,11 @@ session_json(const struct kh_session *s)
 	json_object_set_new(o, "amr", json_string(s->amr));
 	json_object_set_new(o, "acr", json_string(s->acr));
 	json_object_set_new(o, "client_ip", json_string(s->client_ip));
+	json_object_set_new(o, "family_name", json_string(s->family_name));
+	json_object_set_new(o, "given_name", json_string(s->given_name));
+	json_object_set_new(o, "employee_number", json_string(s->employee_number));
+	json_object_set_new(o, "department", json_string(s->department));
+	json_object_set_new(o, "title", json_string(s->title));
 	json_object_set_new(o, "auth_time", json_integer(s->auth_time));
 	json_object_set_new(o, "created", json_integer(s->created));
 	json_object_set_new(o, "absolute_expiry", json_integer(s->absolute_expiry));
@@ -86,6 +95,11 @@ create_for(const char *uid, const char *old_cookie, char cookie[KH_SESSION_COOKI
 	id.dn = dn;
 	id.display_name = "山田 太郎";
 	id.mail = mail;
+	id.family_name = "山田";
+	id.given_name = "太郎";
+	id.employee_number = "E-0042";
+	id.department = "情報政策課";
+	id.title = "主任";
 	id.groups = groups;
 	id.ngroups = 2;
 	return kh_session_create(
@@ -236,6 +250,41 @@ run(int argc, char **argv)
 		rc = kh_session_get(store, (const char *)bytes, &s);
 		if (rc == KH_OK)
 			json_object_set_new(o, "session", session_json(s));
+	} else if ((strcmp(argv[0], "fset") == 0 || strcmp(argv[0], "fsetn") == 0) && argc == 4) {
+		if (strcmp(argv[0], "fsetn") == 0) {
+			if (kh_parse_long(argv[3], 0, 1024 * 1024, &n) != KH_OK ||
+			    (bytes = malloc((size_t)n + 1)) == NULL)
+				goto usage;
+			memset(bytes, 'x', (size_t)n);
+			len = (size_t)n;
+		} else if (strcmp(argv[3], "del") == 0) {
+			len = 0;
+		} else {
+			len = strcmp(argv[3], "-") == 0 ? 0 : strlen(argv[3]) / 2;
+			if ((bytes = calloc(1, len + 1)) == NULL)
+				goto usage;
+			if (len > 0 && kh_hex_decode(argv[3], bytes, len) != KH_OK)
+				goto usage;
+		}
+		rc = kh_session_field_set(store, argv[1], argv[2], (const char *)bytes, len);
+	} else if (strcmp(argv[0], "fget") == 0 && argc == 3) {
+		char *v = NULL, *h;
+
+		rc = kh_session_field_get(store, argv[1], argv[2], &v, &len);
+		if (rc == KH_OK && (h = malloc(2 * len + 1)) != NULL) {
+			kh_hex_encode(v, len, h);
+			json_object_set_new(o, "hex", json_string(h));
+			json_object_set_new(o, "len", json_integer((json_int_t)len));
+			free(h);
+		}
+		if (v != NULL)
+			kh_freezero(v, len + 1);
+	} else if (strcmp(argv[0], "sid") == 0 && argc == 2) {
+		char sid[65];
+
+		rc = kh_session_id(store, argv[1], sid);
+		if (rc == KH_OK)
+			json_object_set_new(o, "sid", json_string(sid));
 	} else if (strcmp(argv[0], "destroy") == 0 && argc == 2) {
 		rc = kh_session_destroy(store, argv[1]);
 	} else if (strcmp(argv[0], "throttle-fail") == 0 && argc == 3) {

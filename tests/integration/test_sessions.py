@@ -30,6 +30,7 @@ USER_MAX, IP_MAX, WINDOW, LOCK = 3, 5, 10, 10
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
 
 KH_OK, KH_ERR_INVALID, KH_ERR_NOT_FOUND, KH_ERR_UNAVAILABLE = 0, -3, -5, -6
+KH_ERR_TOO_LARGE = -4
 
 
 def write_config(path, port, password=None, db=0, prefix=PREFIX, secret=SECRET):
@@ -159,6 +160,9 @@ def main():
        s.get("groups") == "staff\n情報政策課" and s.get("amr") == "pwd" and
        s.get("acr") == "urn:kakehashi:acr:pwd" and s.get("client_ip") == "192.0.2.10",
        "get returns the stored identity", res)
+    ok(s.get("family_name") == "山田" and s.get("given_name") == "太郎" and
+       s.get("employee_number") == "E-0042" and s.get("department") == "情報政策課" and
+       s.get("title") == "主任", "get returns the extra directory attributes", res)
     ok(int(before) - 1 <= s.get("created", 0) <= time.time() + 1 and
        s.get("auth_time") == s.get("created") and
        s.get("absolute_expiry") == s.get("created", 0) + ABSOLUTE,
@@ -176,7 +180,8 @@ def main():
     fields = r.command("HGETALL", key)
     names = sorted(fields[0::2])
     ok(names == sorted([b"uid", b"dn", b"display_name", b"mail", b"groups", b"amr", b"acr",
-                        b"auth_time", b"created", b"abs_exp", b"client_ip"]),
+                        b"auth_time", b"created", b"abs_exp", b"client_ip", b"family_name",
+                        b"given_name", b"employee_number", b"department", b"title"]),
        "the hash has exactly the documented fields", names)
     ttl = r.command("TTL", key)
     ok(IDLE - 2 <= ttl <= IDLE, f"TTL is the idle timeout ({ttl})")
@@ -229,6 +234,62 @@ def main():
     r.command("HSET", k2, "created", str(int(time.time()) - ABSOLUTE - 5))
     ok(rc(probe(conf, "get", c2)) == KH_ERR_NOT_FOUND and r.command("EXISTS", k2) == 0,
        "created + absolute_timeout is enforced even if abs_exp says later")
+
+    # --- module fields (x_*) and the session handle ----------------------
+    c3 = probe(conf, "create", "jiro")["cookie"]
+    k3 = session_key(c3)
+    ttl0 = r.command("TTL", k3)
+    dump_val = "<lasso:Session>…</lasso:Session>".encode()
+    ok(rc(probe(conf, "fset", c3, "x_saml", dump_val.hex())) == KH_OK and
+       r.command("HGET", k3, "x_saml") == dump_val, "field_set stores x_saml in the session hash")
+    res = probe(conf, "fget", c3, "x_saml")
+    ok(rc(res) == KH_OK and bytes.fromhex(res.get("hex", "")) == dump_val,
+       "field_get returns it", res)
+    ok(rc(probe(conf, "fset", c3, "x_rps", b"rp1\nrp2".hex())) == KH_OK and
+       rc(probe(conf, "fget", c3, "x_saml")) == KH_OK, "several module fields coexist")
+    ok(rc(probe(conf, "get", c3)) == KH_OK, "a session with module fields still loads")
+    ok(r.command("TTL", k3) <= max(ttl0, IDLE), "field_set does not extend the TTL")
+    ok(rc(probe(conf, "fget", c3, "x_none")) == KH_ERR_NOT_FOUND, "an absent field: not found")
+    ok(rc(probe(conf, "fset", c3, "x_rps", "del")) == KH_OK and
+       rc(probe(conf, "fget", c3, "x_rps")) == KH_ERR_NOT_FOUND, "NULL value removes the field")
+    ok(rc(probe(conf, "fset", c3, "x_e", "-")) == KH_OK and
+       probe(conf, "fget", c3, "x_e").get("len") == 0, "an empty value is a value")
+    bad_fields = ["uid", "abs_exp", "x_", "X_a", "x_A", "x-a", "x_a.b", "y_a", "x_" + "a" * 31]
+    codes = [rc(probe(conf, "fset", c3, f, "61")) for f in bad_fields]
+    ok(all(c == KH_ERR_INVALID for c in codes) and
+       r.command("HGET", k3, "uid") == b"jiro", "fields must be x_[a-z0-9_]{1,30}", codes)
+    ok(rc(probe(conf, "fget", c3, "uid")) == KH_ERR_INVALID,
+       "field_get cannot read core fields either")
+    ok(rc(probe(conf, "fset", c3, "x_" + "a" * 30, "61")) == KH_OK, "a 32-character name is fine")
+    ok(rc(probe(conf, "fsetn", c3, "x_big", str(64 * 1024))) == KH_OK and
+       probe(conf, "fget", c3, "x_big").get("len") == 64 * 1024, "a 64 KiB value round-trips")
+    ok(rc(probe(conf, "fsetn", c3, "x_big2", str(64 * 1024 + 1))) == KH_ERR_TOO_LARGE and
+       r.command("HEXISTS", k3, "x_big2") == 0, "64 KiB + 1: TOO_LARGE, nothing written")
+    gone = ("B" if c3[0] != "B" else "C") + c3[1:]
+    ok(rc(probe(conf, "fset", gone, "x_saml", "61")) == KH_ERR_NOT_FOUND and
+       r.command("EXISTS", session_key(gone)) == 0,
+       "field_set on an unknown session: not found, and no orphan hash created")
+    ok(rc(probe(conf, "fget", gone, "x_saml")) == KH_ERR_NOT_FOUND and
+       rc(probe(conf, "fset", "short", "x_saml", "61")) == KH_ERR_NOT_FOUND,
+       "unknown or malformed cookies: not found")
+    sid = probe(conf, "sid", c3).get("sid", "")
+    msg = len(b"sid").to_bytes(4, "big") + b"sid" + len(c3).to_bytes(4, "big") + c3.encode()
+    ok(sid == hmac.new(SECRET, msg, hashlib.sha256).hexdigest(),
+       "session id = hex(HMAC(secret, 'sid' ‖ cookie)), length-prefixed")
+    ok(probe(conf, "sid", c3).get("sid") == sid and sid != k3[len(PREFIX) + 2:] and
+       probe(conf, "sid", gone).get("sid") != sid,
+       "stable, distinct from the Redis key hash, different per cookie")
+    ok(rc(probe(conf, "sid", "bad")) == KH_ERR_NOT_FOUND, "malformed cookie: no session id")
+    ok(rc(probe(conf, "get", sid[:43])) == KH_ERR_NOT_FOUND, "a session id is not a cookie")
+    legacy = probe(conf, "create", "legacy")["cookie"]
+    kl = session_key(legacy)
+    r.command("HDEL", kl, "family_name", "given_name", "employee_number", "department", "title")
+    res = probe(conf, "get", legacy)
+    ok(rc(res) == KH_OK and res["session"].get("title") == "" and
+       res["session"].get("uid") == "legacy",
+       "a session written before the extra attributes still loads (fields read as '')")
+    probe(conf, "destroy", c3)
+    probe(conf, "destroy", legacy)
 
     # --- corrupt records: not found and deleted, never a crash ---------
     corruptions = {

@@ -43,6 +43,20 @@ main(void)
 	/* RFC 4648 base64url */
 	kh_b64url_encode("\xfb\xff", 2, enc);
 	ok(strcmp(enc, "-_8") == 0, "b64url uses - and _ without padding");
+	{
+		/* exact-size output buffers: the encoder must not write padding past them */
+		char *exact = malloc(kh_b64url_enclen(32));
+		memset(raw, 0xab, 32);
+		kh_b64url_encode(raw, 32, exact);
+		ok(kh_b64url_enclen(32) == 44 && strlen(exact) == 43,
+		    "32 bytes encode to 43 characters in a 44-byte buffer");
+		free(exact);
+		exact = malloc(kh_b64url_enclen(16));
+		kh_b64url_encode(raw, 16, exact);
+		ok(kh_b64url_enclen(16) == 23 && strlen(exact) == 22,
+		    "16 bytes encode to 22 characters in a 23-byte buffer");
+		free(exact);
+	}
 	kh_b64url_encode("foobar", 6, enc);
 	ok(strcmp(enc, "Zm9vYmFy") == 0, "b64url foobar");
 	r = kh_b64url_decode("Zm9vYg", 6, raw, sizeof(raw));
