@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "common/crypto.h"
+#include "common/buf.h"
 #include "common/errors.h"
 #include "idp/idp.h"
 
@@ -32,21 +33,42 @@ token_for(const struct kh_config *cfg, const char *cookie, char token[KH_CSRF_TO
 }
 
 int
-kh_csrf_token(struct kh_req *req, struct kh_resp *resp, char token[KH_CSRF_TOKEN_LEN + 1])
+kh_csrf_cookie(struct kh_req *req, struct kh_resp *resp, char value[KH_CSRF_TOKEN_LEN + 1])
 {
 	const char *cookie = kh_req_cookie(req, KH_CSRF_COOKIE);
 	char *fresh = NULL;
 	int r;
 
-	token[0] = '\0';
-	if (!valid_cookie(cookie)) {
-		if ((r = kh_random_token(32, &fresh)) != KH_OK)
-			return r;
-		kh_resp_cookie(resp, req, KH_CSRF_COOKIE, fresh, -1);
-		cookie = fresh;
+	value[0] = '\0';
+	if (valid_cookie(cookie)) {
+		memcpy(value, cookie, KH_CSRF_TOKEN_LEN + 1);
+		return KH_OK;
 	}
+	/* One fresh value per response, even when asked twice. */
+	if (req->csrf_fresh[0] != '\0') {
+		memcpy(value, req->csrf_fresh, KH_CSRF_TOKEN_LEN + 1);
+		return KH_OK;
+	}
+	if ((r = kh_random_token(32, &fresh)) != KH_OK)
+		return r;
+	kh_resp_cookie(resp, req, KH_CSRF_COOKIE, fresh, -1);
+	memcpy(req->csrf_fresh, fresh, KH_CSRF_TOKEN_LEN + 1);
+	memcpy(value, fresh, KH_CSRF_TOKEN_LEN + 1);
+	kh_free_str(fresh);
+	return KH_OK;
+}
+
+int
+kh_csrf_token(struct kh_req *req, struct kh_resp *resp, char token[KH_CSRF_TOKEN_LEN + 1])
+{
+	char cookie[KH_CSRF_TOKEN_LEN + 1];
+	int r;
+
+	token[0] = '\0';
+	if ((r = kh_csrf_cookie(req, resp, cookie)) != KH_OK)
+		return r;
 	r = token_for(req->app->cfg, cookie, token);
-	free(fresh);
+	explicit_bzero(cookie, sizeof(cookie));
 	return r;
 }
 

@@ -13,6 +13,9 @@
 /* Writes the token for this browser into token[KH_CSRF_TOKEN_LEN + 1],
  * setting a new kh_csrf cookie on resp when the browser has none. */
 int kh_csrf_token(struct kh_req *req, struct kh_resp *resp, char token[KH_CSRF_TOKEN_LEN + 1]);
+/* The browser's kh_csrf cookie value (a fresh one is set on resp when it has
+ * none); pending protocol requests are bound to it. */
+int kh_csrf_cookie(struct kh_req *req, struct kh_resp *resp, char value[KH_CSRF_TOKEN_LEN + 1]);
 /* 1 when the form's token matches the cookie and any Origin header is ours. */
 int kh_csrf_check(struct kh_req *req);
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +31,14 @@ struct conn_state {
 	size_t ep_index;
 	int answered; /* resp is filled in */
 	int suspended;
+	int started; /* conn_state_new has run */
+	char *raw_uri; /* request target as received (URI log callback) */
+	/* KH_EP_RAW_BODY endpoints (admin API): the application/json body,
+	 * capped by max_body_bytes; errors go to the handler (kh_req_body). */
+	int raw_mode;
+	int raw_error;
+	struct kh_buf raw;
+	char method[16]; /* as received, for kh_req_method */
 };
 
 /* ---- parameters ---- */
@@ -314,11 +323,13 @@ add_security_headers(struct MHD_Response *r, int html, int own_csp)
 	MHD_add_response_header(r, "Referrer-Policy", "same-origin");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	/* A handler may set its own Content-Security-Policy (the SAML POST page
-	 * must allow its form to go to the SP's ACS URL). */
+	 * must allow its form to go to the SP's ACS URL). No form-action here:
+	 * Chromium applies it to the redirects after a form post, and a sign-in
+	 * ends in a redirect to the application that asked for it. */
 	if (html && !own_csp)
 		MHD_add_response_header(r, "Content-Security-Policy",
 		    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-		    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+		    "frame-ancestors 'none'; base-uri 'none'");
 	if (html)
 		MHD_add_response_header(r, "X-Frame-Options", "DENY");
 }
@@ -414,23 +425,43 @@ parse_method(const char *m)
 	return KH_OTHER;
 }
 
-static struct conn_state *
-conn_state_new(struct kh_idp *app, struct MHD_Connection *conn, const char *url, const char *method)
+/* Called by MHD with the raw request target before any parsing; the state
+ * it returns becomes *con_cls. */
+static void *
+uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct conn_state *cs;
-	unsigned char rid[KH_RID_LEN / 2];
-	size_t i;
 
+	(void)cls;
+	(void)conn;
 	if ((cs = calloc(1, sizeof(*cs))) == NULL)
 		return NULL;
-	if ((cs->path = strndup(url, 2048)) == NULL) {
-		free(cs);
+	if (uri != NULL)
+		cs->raw_uri = strndup(uri, 65536);
+	return cs;
+}
+
+static struct conn_state *
+conn_state_new(struct kh_idp *app, struct MHD_Connection *conn, const char *url, const char *method,
+    struct conn_state *cs)
+{
+	unsigned char rid[KH_RID_LEN / 2];
+	const char *q;
+	size_t i;
+
+	if (cs == NULL && (cs = calloc(1, sizeof(*cs))) == NULL)
 		return NULL;
-	}
+	cs->started = 1;
+	if ((cs->path = strndup(url, 2048)) == NULL)
+		return cs; /* freed by completed_cb through *con_cls */
+	if (cs->raw_uri != NULL && (q = strchr(cs->raw_uri, '?')) != NULL)
+		cs->req.raw_query = q + 1;
 	cs->req.app = app;
 	cs->req.conn = conn;
 	cs->req.path = cs->path;
 	cs->req.method = parse_method(method);
+	kh_strlcpy(cs->method, method, sizeof(cs->method));
+	kh_buf_init(&cs->raw, 0);
 	cs->req.start_ms = kh_now_ms();
 	if (kh_random(rid, sizeof(rid)) != KH_OK)
 		memset(rid, 0, sizeof(rid));
@@ -458,8 +489,64 @@ conn_state_free(struct conn_state *cs)
 	params_free(&cs->req.query);
 	params_free(&cs->req.form);
 	resp_free(&cs->resp);
+	kh_buf_free(&cs->raw);
 	free(cs->path);
+	free(cs->raw_uri);
 	free(cs);
+}
+
+/* ---- raw bodies (KH_EP_RAW_BODY: the JSON admin API) ---- */
+
+_Static_assert(offsetof(struct conn_state, req) == 0, "kh_req_body casts req to its conn_state");
+
+static enum MHD_Result
+raw_body_start(struct conn_state *cs, struct MHD_Connection *conn)
+{
+	const char *ctype, *clen;
+	long len, max = cs->req.app->cfg->max_body_bytes;
+
+	cs->raw_mode = 1;
+	kh_buf_init(&cs->raw, (size_t)max);
+	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (clen != NULL && (kh_parse_long(clen, 0, 1L << 40, &len) != KH_OK || len > max)) {
+		/* Answered at once, without reading the body. */
+		cs->resp.status = MHD_HTTP_CONTENT_TOO_LARGE;
+		cs->resp.content_type = "application/json";
+		kh_buf_append_str(&cs->resp.body,
+		    "{\"error\":\"too_large\",\"message\":\"The request body is too large.\","
+		    "\"message_ja\":\"リクエストの本文が大きすぎます。\"}");
+		cs->answered = 1;
+		return send_response(cs, conn);
+	}
+	/* Only application/json (parameters such as charset allowed). */
+	if (ctype != NULL &&
+	    !(strncasecmp(ctype, "application/json", 16) == 0 &&
+		(ctype[16] == '\0' || ctype[16] == ';' || ctype[16] == ' ')))
+		cs->raw_error = KH_ERR_INVALID;
+	return MHD_YES;
+}
+
+int
+kh_req_body(const struct kh_req *req, const char **body, size_t *len)
+{
+	const struct conn_state *cs = (const struct conn_state *)(const void *)req;
+
+	*body = NULL;
+	*len = 0;
+	if (!cs->raw_mode)
+		return KH_ERR_INVALID;
+	if (cs->raw_error != KH_OK)
+		return cs->raw_error;
+	*body = cs->raw.data;
+	*len = cs->raw.len;
+	return KH_OK;
+}
+
+const char *
+kh_req_method(const struct kh_req *req)
+{
+	return ((const struct conn_state *)(const void *)req)->method;
 }
 
 static enum MHD_Result
@@ -472,10 +559,14 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 	long len;
 
 	(void)version;
-	if (cs == NULL) {
-		if ((cs = conn_state_new(app, conn, url, method)) == NULL)
+	if (cs == NULL || !cs->started) {
+		if ((cs = conn_state_new(app, conn, url, method, cs)) == NULL)
 			return MHD_NO;
 		*con_cls = cs;
+		if (cs->path == NULL)
+			return MHD_NO;
+		if (cs->ep != NULL && (cs->ep->flags & KH_EP_RAW_BODY))
+			return raw_body_start(cs, conn);
 		if (cs->req.method == KH_POST) {
 			clen = MHD_lookup_connection_value(
 			    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -501,7 +592,11 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 	if (cs->answered) /* resumed after its delay, or answered early */
 		return send_response(cs, conn);
 	if (*upload_data_size != 0) {
-		if (cs->body_bytes + *upload_data_size > (size_t)app->cfg->max_body_bytes)
+		if (cs->raw_mode) {
+			if (cs->raw_error == KH_OK &&
+			    kh_buf_append(&cs->raw, upload_data, *upload_data_size) != KH_OK)
+				cs->raw_error = KH_ERR_TOO_LARGE;
+		} else if (cs->body_bytes + *upload_data_size > (size_t)app->cfg->max_body_bytes)
 			cs->req.form_error = KH_ERR_TOO_LARGE;
 		else if (cs->req.form_error == KH_OK && cs->pp != NULL &&
 		    MHD_post_process(cs->pp, upload_data, *upload_data_size) != MHD_YES &&
@@ -588,7 +683,8 @@ kh_http_start(struct kh_idp *app)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
-	    completed_cb, app, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app, MHD_OPTION_END);
+	    completed_cb, app, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, app,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app, MHD_OPTION_END);
 	if (app->mhd == NULL) {
 		kh_error("http.listen", "error", "cannot listen", "listen", cfg->listen, NULL);
 		kh_delay_free(app->delay);

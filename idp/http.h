@@ -40,6 +40,9 @@ struct kh_req {
 	enum kh_method method;
 	const char *path;
 	struct kh_params query;
+	/* The query string exactly as received, after '?' (NULL when none):
+	 * signatures over the raw bytes (SAML HTTP-Redirect) need it. */
+	const char *raw_query;
 	struct kh_params form;
 	int form_error; /* KH_ERR_* while reading the body */
 	char client_ip[48];
@@ -47,6 +50,7 @@ struct kh_req {
 	enum kh_lang lang;
 	int lang_from_query; /* ?lang= chose the language: remember it in a cookie */
 	int64_t start_ms;
+	char csrf_fresh[44]; /* a kh_csrf cookie set on this response, if any */
 };
 
 struct kh_header {

@@ -73,6 +73,9 @@ static const char *const msgs[M__COUNT][2] = {
 	[M_LANG_SWITCH] = { "English", "日本語" },
 	[M_RETRY_IN] = { "再試行まで約", "Try again in about" },
 	[M_MINUTES] = { "分", "minutes" },
+	[M_PENDING_EXPIRED_TITLE] = { "サインイン要求の有効期限切れ", "Sign-in request expired" },
+	[M_PENDING_EXPIRED_BODY] = { "このサインイン要求は有効期限が切れたか、既に使用されています。利用していたアプリケーションに戻り、もう一度操作してください。",
+	    "This sign-in request has expired or was already used. Go back to the application and try again." },
 	[M_SKIP_TO_FORM] = { "本文へ移動", "Skip to content" },
 };
 

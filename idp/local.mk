@@ -1,5 +1,6 @@
 noinst_LIBRARIES += libkh_idp.a
 libkh_idp_a_SOURCES = \
+	idp/apps.c idp/apps.h \
 	idp/csrf.c idp/csrf.h \
 	idp/delay.c idp/delay.h \
 	idp/health.c \
@@ -9,11 +10,14 @@ libkh_idp_a_SOURCES = \
 	idp/login.c \
 	idp/metrics.c idp/metrics.h \
 	idp/page.c idp/page.h \
+	idp/pending.c idp/pending.h \
 	idp/routes.c \
 	idp/static.c
-libkh_idp_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(OPENSSL_CFLAGS)
+libkh_idp_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(OPENSSL_CFLAGS) $(LASSO_CFLAGS) $(JWT_CFLAGS) \
+	$(OAUTH2_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(HIREDIS_CFLAGS)
 
 sbin_PROGRAMS += kakehashid
 kakehashid_SOURCES = idp/main.c
 kakehashid_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
-kakehashid_LDADD = libkh_idp.a $(KH_LDAP_LIBS) $(KH_SESSIONS_LIBS) $(MHD_LIBS) $(KH_COMMON_LIBS)
+kakehashid_LDADD = libkh_idp.a $(KH_CERTS_LIBS) $(KH_LDAP_LIBS) $(KH_SESSIONS_LIBS) $(LASSO_LIBS) \
+	$(OAUTH2_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(KH_COMMON_LIBS)

@@ -13,6 +13,9 @@
 #include "idp/idp.h"
 #include "idp/metrics.h"
 #include "idp/page.h"
+#include "idp/oidc/oidc.h"
+#include "idp/pending.h"
+#include "idp/saml/saml.h"
 #include "sessions/sessions.h"
 
 /* What the login form shows besides the fields. */
@@ -22,6 +25,7 @@ struct form_state {
 	const char *error_extra;
 	int show_password_change;
 	int show_helpdesk;
+	const char *pending; /* a protocol request waiting for this sign-in */
 };
 
 static void
@@ -65,6 +69,10 @@ render_login_form(struct kh_req *req, struct kh_resp *resp, const struct form_st
 	    "</p>\n<form method=\"post\" action=\"/login\" autocomplete=\"on\">\n"
 	    "<input type=\"hidden\" name=\"csrf\" value=\"");
 	kh_page_text(resp, token);
+	if (fs->pending != NULL) {
+		kh_page_raw(resp, "\">\n<input type=\"hidden\" name=\"p\" value=\"");
+		kh_page_text(resp, fs->pending);
+	}
 	kh_page_raw(resp, "\">\n<label for=\"username\">");
 	kh_page_text(resp, kh_msg(l, M_USERNAME));
 	kh_page_raw(resp,
@@ -92,8 +100,8 @@ render_login_form(struct kh_req *req, struct kh_resp *resp, const struct form_st
 }
 
 static void
-render_signed_in(
-    struct kh_req *req, struct kh_resp *resp, const struct kh_session *s, const char *notice)
+render_signed_in(struct kh_req *req, struct kh_resp *resp, const struct kh_session *s,
+    const char *notice, const char *continue_url)
 {
 	char token[KH_CSRF_TOKEN_LEN + 1];
 	enum kh_lang l = req->lang;
@@ -107,6 +115,13 @@ render_signed_in(
 		kh_page_raw(resp, "<p class=\"notice\" id=\"notice\" role=\"status\">");
 		kh_page_text(resp, notice);
 		kh_page_raw(resp, "</p>\n");
+	}
+	if (continue_url != NULL) {
+		kh_page_raw(resp, "<p><a id=\"continue\" href=\"");
+		kh_page_text(resp, continue_url);
+		kh_page_raw(resp, "\">");
+		kh_page_text(resp, kh_msg(l, M_CONTINUE));
+		kh_page_raw(resp, "</a></p>\n");
 	}
 	kh_page_raw(resp, "<p>");
 	kh_page_text(resp, kh_msg(l, M_SIGNED_IN_AS));
@@ -155,20 +170,77 @@ load_session_or_respond(struct kh_req *req, struct kh_resp *resp, struct kh_sess
 	return -1;
 }
 
+/* The pending protocol request named by the "p" field, if any.
+ * 1: valid (kind and flags set); 0: none given; -1: answered (expired,
+ * foreign or repeated id: error page; Redis down: 503). */
+static int
+pending_or_respond(struct kh_req *req, struct kh_resp *resp, const struct kh_params *ps,
+    const char **id, enum kh_pending_kind *kind, int *flags)
+{
+	int64_t created;
+	int r;
+
+	*id = kh_param_get(ps, "p", NULL);
+	if (*id == NULL)
+		return 0;
+	if (kh_param_count(ps, "p") > 1) {
+		kh_page_error(req, resp, 400, M_BAD_REQUEST_TITLE, M_BAD_REQUEST_BODY);
+		return -1;
+	}
+	r = kh_pending_peek(req, *id, kind, flags, &created, NULL, NULL);
+	if (r == KH_OK)
+		return 1;
+	if (r == KH_ERR_NOT_FOUND) {
+		kh_info("login.pending_unknown", "rid", req->rid, "ip", req->client_ip, NULL);
+		kh_page_error(req, resp, 400, M_PENDING_EXPIRED_TITLE, M_PENDING_EXPIRED_BODY);
+		return -1;
+	}
+	unavailable(req, resp, "redis");
+	return -1;
+}
+
+static void
+redirect_resume(struct kh_resp *resp, enum kh_pending_kind kind, const char *id)
+{
+	struct kh_buf b;
+
+	kh_buf_init(&b, 128);
+	if (kh_pending_resume_url(kind, id, &b) == KH_OK)
+		kh_resp_redirect(resp, 303, kh_buf_cstr(&b));
+	kh_buf_free(&b);
+}
+
 void
 kh_handle_login_get(struct kh_req *req, struct kh_resp *resp)
 {
-	struct form_state fs = { NULL, M__COUNT, NULL, 0, 0 };
+	struct form_state fs = { NULL, M__COUNT, NULL, 0, 0, NULL };
 	struct kh_session *s = NULL;
-	int r;
+	enum kh_pending_kind kind = KH_PENDING_SAML;
+	const char *hint;
+	size_t hlen;
+	int r, p, flags = 0;
 
+	if ((p = pending_or_respond(req, resp, &req->query, &fs.pending, &kind, &flags)) < 0)
+		return;
 	if ((r = load_session_or_respond(req, resp, &s)) < 0)
 		return;
-	if (r == 1) {
-		render_signed_in(req, resp, s, NULL);
+	if (r == 1 && p == 1 && !(flags & KH_PENDING_FORCE_LOGIN)) {
+		/* The SSO session suffices: straight back to the application. */
+		kh_session_free(s);
+		redirect_resume(resp, kind, fs.pending);
+		return;
+	}
+	if (r == 1 && p == 0) {
+		render_signed_in(req, resp, s, NULL, NULL);
 		kh_session_free(s);
 		return;
 	}
+	kh_session_free(s);
+	/* A login_hint from the application pre-fills the staff ID. */
+	hint = kh_param_get(&req->query, "u", &hlen);
+	if (p == 1 && hint != NULL && hlen > 0 && hlen <= KH_USERNAME_MAX &&
+	    kh_utf8_valid_text(hint, hlen))
+		fs.username = hint;
 	render_login_form(req, resp, &fs);
 }
 
@@ -235,7 +307,9 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 {
 	const struct kh_config *cfg = req->app->cfg;
 	struct kh_store *st = req->app->store;
-	struct form_state fs = { NULL, M__COUNT, NULL, 0, 0 };
+	struct form_state fs = { NULL, M__COUNT, NULL, 0, 0, NULL };
+	enum kh_pending_kind pkind = KH_PENDING_SAML;
+	int pflags = 0, has_pending;
 	struct kh_identity *id = NULL;
 	struct kh_auth_info info;
 	struct kh_session *sess = NULL;
@@ -258,6 +332,9 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 		render_login_form(req, resp, &fs);
 		return;
 	}
+	if ((has_pending =
+		    pending_or_respond(req, resp, &req->form, &fs.pending, &pkind, &pflags)) < 0)
+		return;
 	user = kh_param_get(&req->form, "username", &ulen);
 	pass = kh_param_get(&req->form, "password", &plen);
 	if (kh_param_count(&req->form, "username") > 1 ||
@@ -405,14 +482,24 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 		snprintf(notice, sizeof(notice), "%s %ld", kh_msg(req->lang, M_WARN_EXPIRING),
 		    (info.expires_in + 86399) / 86400);
 	if (notice[0] == '\0') {
-		kh_resp_redirect(resp, 303, "/login");
+		if (has_pending == 1)
+			redirect_resume(resp, pkind, fs.pending);
+		else
+			kh_resp_redirect(resp, 303, "/login");
 		goto out;
 	}
-	/* Show the warning once, with the session already in place. */
+	/* Show the warning once, with the session already in place, and a link
+	 * on to the application that asked. */
 	if ((sess = calloc(1, sizeof(*sess))) != NULL) {
+		struct kh_buf cont;
+		kh_buf_init(&cont, 128);
+		if (has_pending == 1)
+			kh_pending_resume_url(pkind, fs.pending, &cont);
 		sess->uid = id->uid;
 		sess->display_name = id->display_name;
-		render_signed_in(req, resp, sess, notice);
+		render_signed_in(
+		    req, resp, sess, notice, has_pending == 1 ? kh_buf_cstr(&cont) : NULL);
+		kh_buf_free(&cont);
 		free(sess);
 	}
 out:
@@ -428,16 +515,69 @@ kh_handle_login(struct kh_req *req, struct kh_resp *resp)
 		kh_handle_login_get(req, resp);
 }
 
+static void
+render_signed_out(struct kh_req *req, struct kh_resp *resp)
+{
+	kh_page_begin(req, resp, M_LOGOUT_TITLE);
+	kh_page_raw(resp, "<p id=\"signed-out\" role=\"status\">");
+	kh_page_text(resp, kh_msg(req->lang, M_LOGGED_OUT));
+	kh_page_raw(resp, "</p>\n<p><a href=\"/login\">");
+	kh_page_text(resp, kh_msg(req->lang, M_SIGN_IN_AGAIN));
+	kh_page_raw(resp, "</a></p>\n");
+	kh_page_end(req, resp);
+}
+
+/* Ends the SSO session named by cookie everywhere: OIDC clients hear of it
+ * over the back channel, SAML SPs through front-channel hops that end at
+ * /logout?done=1. Returns 1 when resp already sends the browser on its SAML
+ * round, 0 when the caller shows its own page, -1 when resp holds the 503. */
+int
+kh_logout_session_or_respond(struct kh_req *req, struct kh_resp *resp, const char *cookie)
+{
+	const struct kh_config *cfg = req->app->cfg;
+	struct kh_session *s = NULL;
+	int r, hops = 0;
+
+	if (cookie == NULL)
+		return 0;
+	r = kh_session_get(req->app->store, cookie, &s);
+	if (r != KH_OK && r != KH_ERR_NOT_FOUND) {
+		unavailable(req, resp, "redis");
+		return -1;
+	}
+	if (r == KH_OK) {
+		kh_audit("logout", "rid", req->rid, "user", s->uid, "ip", req->client_ip, NULL);
+		kh_oidc_session_ended(req->app, cookie, s->uid);
+		hops = kh_saml_logout_begin_or_respond(req, resp, cookie, "/logout?done=1");
+		if (hops < 0) {
+			kh_warn("logout.saml", "rid", req->rid, "error", kh_strerror(hops), NULL);
+			hops = 0;
+		}
+	}
+	kh_session_free(s);
+	r = kh_session_destroy(req->app->store, cookie);
+	if (r != KH_OK && r != KH_ERR_NOT_FOUND) {
+		unavailable(req, resp, "redis");
+		return -1;
+	}
+	kh_resp_cookie(resp, req, cfg->session_cookie, "", 0);
+	return hops > 0 ? 1 : 0;
+}
+
 void
 kh_handle_logout(struct kh_req *req, struct kh_resp *resp)
 {
 	const struct kh_config *cfg = req->app->cfg;
-	const char *cookie = kh_req_cookie(req, cfg->session_cookie);
+	const char *done = kh_param_get(&req->query, "done", NULL);
 	char token[KH_CSRF_TOKEN_LEN + 1];
-	struct kh_session *s = NULL;
 	int r;
 
 	if (req->method != KH_POST) {
+		if (done != NULL && strcmp(done, "1") == 0) {
+			/* The end of a logout round through the SAML SPs. */
+			render_signed_out(req, resp);
+			return;
+		}
 		/* A GET never signs anyone out (it could come from any page): confirm. */
 		if (kh_csrf_token(req, resp, token) != KH_OK) {
 			kh_page_error(req, resp, 500, M_INTERNAL_TITLE, M_INTERNAL_BODY);
@@ -461,27 +601,8 @@ kh_handle_logout(struct kh_req *req, struct kh_resp *resp)
 		kh_page_error(req, resp, 403, M_BAD_REQUEST_TITLE, M_ERR_CSRF);
 		return;
 	}
-	if (cookie != NULL) {
-		if ((r = kh_session_get(req->app->store, cookie, &s)) == KH_OK)
-			kh_audit(
-			    "logout", "rid", req->rid, "user", s->uid, "ip", req->client_ip, NULL);
-		if (r != KH_OK && r != KH_ERR_NOT_FOUND) {
-			unavailable(req, resp, "redis");
-			return;
-		}
-		kh_session_free(s);
-		r = kh_session_destroy(req->app->store, cookie);
-		if (r != KH_OK && r != KH_ERR_NOT_FOUND) {
-			unavailable(req, resp, "redis");
-			return;
-		}
-		kh_resp_cookie(resp, req, cfg->session_cookie, "", 0);
-	}
-	kh_page_begin(req, resp, M_LOGOUT_TITLE);
-	kh_page_raw(resp, "<p id=\"signed-out\" role=\"status\">");
-	kh_page_text(resp, kh_msg(req->lang, M_LOGGED_OUT));
-	kh_page_raw(resp, "</p>\n<p><a href=\"/login\">");
-	kh_page_text(resp, kh_msg(req->lang, M_SIGN_IN_AGAIN));
-	kh_page_raw(resp, "</a></p>\n");
-	kh_page_end(req, resp);
+	r = kh_logout_session_or_respond(req, resp, kh_req_cookie(req, cfg->session_cookie));
+	if (r != 0)
+		return;
+	render_signed_out(req, resp);
 }

@@ -17,8 +17,12 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "connectors/connector.h"
+#include "certs/keys.h"
+#include "idp/apps.h"
 #include "idp/idp.h"
 #include "idp/metrics.h"
+#include "idp/oidc/oidc.h"
+#include "idp/saml/saml.h"
 #include "sessions/sessions.h"
 
 static void
@@ -98,7 +102,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	free(err);
+	err = NULL;
 	if (check) {
+		struct kh_keyset *ks = NULL;
+		if (kh_keys_load(cfg, &ks, &err) != KH_OK) {
+			fprintf(
+			    stderr, "kakehashid: %s\n", err ? err : "cannot load the signing keys");
+			free(err);
+			kh_config_free(cfg);
+			return 1;
+		}
+		kh_keys_free(ks);
 		printf("kakehashid: configuration %s is valid\n", path);
 		kh_config_free(cfg);
 		return 0;
@@ -131,12 +145,26 @@ main(int argc, char **argv)
 		fprintf(stderr, "kakehashid: initialisation failed\n");
 		goto out;
 	}
+	if (kh_keys_load(cfg, &app.keys, &err) != KH_OK) {
+		fprintf(stderr, "kakehashid: %s\n", err ? err : "cannot load the signing keys");
+		free(err);
+		goto out;
+	}
 	if (kh_ldap_connector_new(cfg, &app.connector) != KH_OK) {
 		fprintf(stderr, "kakehashid: cannot set up the LDAP connector\n");
 		goto out;
 	}
 	if (kh_store_new(cfg, &app.store) != KH_OK) {
 		fprintf(stderr, "kakehashid: cannot set up the Redis store\n");
+		goto out;
+	}
+	if (kh_saml_global_init(&app, &err) != KH_OK) {
+		fprintf(stderr, "kakehashid: SAML: %s\n", err ? err : "initialisation failed");
+		free(err);
+		goto out;
+	}
+	if (kh_apps_start(&app) != KH_OK) {
+		fprintf(stderr, "kakehashid: cannot start the app registry watcher\n");
 		goto out;
 	}
 	if (kh_http_start(&app) != KH_OK)
@@ -156,9 +184,13 @@ main(int argc, char **argv)
 	kh_http_stop(&app);
 	rc = 0;
 out:
+	kh_apps_stop(&app);
+	kh_oidc_global_free(&app);
+	kh_saml_global_free(&app);
 	kh_store_free(app.store);
 	kh_connector_free(app.connector);
 	kh_metrics_free(app.metrics);
+	kh_keys_free(app.keys);
 	while (app.nproxies > 0)
 		free(app.proxies[--app.nproxies]);
 	free(app.proxies);

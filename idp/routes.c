@@ -15,17 +15,39 @@ static const struct kh_endpoint endpoints[] = {
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
+/* Each protocol module owns its table (idp/saml/routes.c, idp/oidc/routes.c,
+ * admin/routes.c); they end with a NULL path. */
+static const struct kh_endpoint *const tables[] = { endpoints, kh_saml_endpoints, kh_oidc_endpoints,
+	kh_admin_endpoints };
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
+
+static size_t
+table_len(size_t t)
+{
+	size_t n = 0;
+
+	if (t == 0)
+		return NENDPOINTS;
+	while (tables[t][n].path != NULL)
+		n++;
+	return n;
+}
+
 const struct kh_endpoint *
 kh_route(const char *path)
 {
-	size_t i;
+	const struct kh_endpoint *e;
+	size_t t, i, n;
 
-	for (i = 0; i < NENDPOINTS; i++) {
-		if (endpoints[i].flags & KH_EP_PREFIX) {
-			if (kh_startswith(path, endpoints[i].path))
-				return &endpoints[i];
-		} else if (strcmp(path, endpoints[i].path) == 0)
-			return &endpoints[i];
+	for (t = 0; t < NTABLES; t++) {
+		for (i = 0, n = table_len(t); i < n; i++) {
+			e = &tables[t][i];
+			if (e->flags & KH_EP_PREFIX) {
+				if (kh_startswith(path, e->path))
+					return e;
+			} else if (strcmp(path, e->path) == 0)
+				return e;
+		}
 	}
 	return NULL;
 }
@@ -33,13 +55,25 @@ kh_route(const char *path)
 size_t
 kh_endpoint_count(void)
 {
-	return NENDPOINTS;
+	size_t t, n = 0;
+
+	for (t = 0; t < NTABLES; t++)
+		n += table_len(t);
+	return n;
 }
 
 const struct kh_endpoint *
 kh_endpoint_at(size_t i)
 {
-	return i < NENDPOINTS ? &endpoints[i] : NULL;
+	size_t t, n;
+
+	for (t = 0; t < NTABLES; t++) {
+		n = table_len(t);
+		if (i < n)
+			return &tables[t][i];
+		i -= n;
+	}
+	return NULL;
 }
 
 void

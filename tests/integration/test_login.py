@@ -155,6 +155,20 @@ ok(r.status == 413, "more than 32 query fields is 413", r.status)
 r = cl.get("/login", headers={"X-Big": "x" * 70000})
 ok(r.status in (413, 431), "64 KiB of headers is refused", r.status)
 
+# --- pending protocol requests ---------------------------------------------
+cl = d.client()
+r = cl.get("/login?p=" + "A" * 22)
+ok(r.status == 400 and "サインイン要求の有効期限切れ" in r.text,
+   "an unknown pending request id gets the 'expired' page", r.status)
+r = cl.get("/login?p=short")
+ok(r.status == 400, "a malformed pending id is refused", r.status)
+r = cl.get("/login?p=" + "A" * 22 + "&p=" + "B" * 22)
+ok(r.status == 400, "a repeated pending id is refused", r.status)
+token, _ = cl.csrf()
+r = cl.post("/login", {"csrf": token, "username": "yamada.taro", "password": PW, "p": "C" * 22})
+ok(r.status == 400 and "kh_session" not in cl.cookies,
+   "a sign-in naming an unknown pending request does not sign in", r.status)
+
 # --- CSRF -----------------------------------------------------------------
 cl = d.client()
 cl.csrf()
