@@ -168,9 +168,12 @@ scope_grant(const struct oidc_client *c, const char *req, char *out, size_t outl
 			continue;
 		if (strlen(out) + strlen(tok) + 2 > outlen)
 			break;
-		if (out[0] != '\0')
-			strcat(out, " ");
-		strcat(out, tok);
+		{
+			size_t used = strlen(out), tl = strlen(tok);
+			if (used > 0)
+				out[used++] = ' ';
+			memcpy(out + used, tok, tl + 1);
+		}
 	}
 }
 

@@ -46,7 +46,7 @@ join_url(const char *base, const char *path)
 	if ((s = malloc(n + strlen(path) + 1)) == NULL)
 		return NULL;
 	memcpy(s, base, n);
-	strcpy(s + n, path);
+	memcpy(s + n, path, strlen(path) + 1);
 	return s;
 }
 

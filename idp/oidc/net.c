@@ -99,8 +99,7 @@ bcl_thread(void *arg)
 			continue;
 		}
 		/* The JWT is base64url and dots: nothing to percent-encode. */
-		strcpy(field, "logout_token=");
-		strcat(field, it->token);
+		snprintf(field, len, "logout_token=%s", it->token);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, field);
 		cr = curl_easy_perform(c);

@@ -21,6 +21,20 @@
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define CRED_MAX 512
 
+/* Appends " tok" (or "tok" to an empty list) when it fits. */
+static int
+scope_append(char *dst, size_t dstlen, const char *tok)
+{
+	size_t used = strlen(dst), tl = strlen(tok);
+
+	if (used + tl + 2 > dstlen)
+		return KH_ERR_TOO_LARGE;
+	if (used > 0)
+		dst[used++] = ' ';
+	memcpy(dst + used, tok, tl + 1);
+	return KH_OK;
+}
+
 /* ---- client authentication ---------------------------------------------- */
 
 static int
@@ -86,8 +100,8 @@ basic_parse(const char *h, char *id, char *secret)
 	    (size_t)(colon - (char *)dec) >= CRED_MAX || strlen(colon + 1) >= CRED_MAX)
 		return KH_ERR_INVALID;
 	*colon = '\0';
-	strcpy(id, (char *)dec);
-	strcpy(secret, colon + 1);
+	kh_strlcpy(id, (char *)dec, CRED_MAX);
+	kh_strlcpy(secret, colon + 1, CRED_MAX);
 	explicit_bzero(dec, sizeof(dec));
 	if (form_decode(id) != KH_OK || form_decode(secret) != KH_OK)
 		return KH_ERR_INVALID;
@@ -564,22 +578,17 @@ grant_client_credentials(struct kh_req *req, struct kh_resp *resp, const struct 
 				oidc_error_json(resp, 400, "invalid_scope", NULL);
 				return;
 			}
-			if (!oidc_scope_has(granted, tok)) {
-				if (granted[0] != '\0')
-					strcat(granted, " ");
-				strcat(granted, tok);
-			}
+			if (!oidc_scope_has(granted, tok) &&
+			    scope_append(granted, sizeof(granted), tok) != KH_OK)
+				break;
 		}
 	} else {
 		for (i = 0; i < c->nscopes; i++) {
 			if (strcmp(c->scopes[i], "openid") == 0 ||
 			    strcmp(c->scopes[i], "offline_access") == 0)
 				continue;
-			if (strlen(granted) + strlen(c->scopes[i]) + 2 > sizeof(granted))
+			if (scope_append(granted, sizeof(granted), c->scopes[i]) != KH_OK)
 				break;
-			if (granted[0] != '\0')
-				strcat(granted, " ");
-			strcat(granted, c->scopes[i]);
 		}
 	}
 	if ((grant = json_pack("{ss ss ss ss}", "c", c->client_id, "s", c->client_id, "sc", granted,
