@@ -678,13 +678,13 @@ kh_http_start(struct kh_idp *app)
 	if ((r = kh_delay_new(&app->delay)) != KH_OK)
 		return r;
 	app->mhd = MHD_start_daemon(flags, (uint16_t)cfg->listen_port, NULL, NULL, access_cb, app,
-	    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
-	    completed_cb, app, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, app,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app, MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, app, MHD_OPTION_SOCK_ADDR, sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, app,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, app, MHD_OPTION_END);
 	if (app->mhd == NULL) {
 		kh_error("http.listen", "error", "cannot listen", "listen", cfg->listen, NULL);
 		kh_delay_free(app->delay);

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """The demo behind ./demo.sh: a generated directory of staff with Japanese
-names in a private slapd, a private redis-server and kakehashid, all on
-loopback; prints where to go and whom to sign in as; Ctrl-C stops it all."""
+names in a private slapd, a private redis-server, kakehashid with development
+signing keys, and two real applications that sign in through it: a SAML
+service provider (Apache + mod_auth_mellon) and an OpenID Connect relying
+party (Apache + mod_auth_openidc). All on loopback; prints where to go and
+whom to sign in as; Ctrl-C stops it all."""
 
 import argparse
+import hashlib
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -14,6 +19,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 os.environ.setdefault("KH_KEEP_TMP", "")
 import khtest  # noqa: E402
+import mellon_sp  # noqa: E402
+import oidc_rp  # noqa: E402
+import openidc_apache  # noqa: E402
+import saml_stack  # noqa: E402
 import stack  # noqa: E402
 
 
@@ -35,30 +44,60 @@ def main():
     ap.add_argument("--staff", type=int, default=250, help="generated staff (default 250)")
     args = ap.parse_args()
     port = args.port if port_free(args.port) else khtest.free_port()
-    st = stack.Stack(count=args.staff, slapd_loglevel="none", port=port,
-                     overrides={"log.level": "info"})
-    print("Starting slapd, redis-server and kakehashid on 127.0.0.1 ...", flush=True)
+    work = khtest.tmpdir("kh-demo-")
+    admin_token = secrets.token_urlsafe(32)
+    tokens = os.path.join(work, "admin-tokens")
+    with open(tokens, "w") as f:
+        f.write(f"demo-admin admin {hashlib.sha256(admin_token.encode()).hexdigest()}\n")
+    os.chmod(tokens, 0o600)
+    overrides = oidc_rp.dev_keys(work)
+    overrides.update({"log.level": "info", "admin.tokens_file": tokens,
+                      "registry.poll_ms": 200})
+    st = stack.Stack(count=args.staff, slapd_loglevel="none", port=port, overrides=overrides)
+    print("Starting slapd, redis-server, kakehashid and two demo applications on 127.0.0.1 ...",
+          flush=True)
     try:
         st.start()
+        base = f"http://127.0.0.1:{st.daemon.port}"
+        md = st.daemon.client().get("/saml/metadata").text
+        sp = mellon_sp.MellonSP(md, khtest.tmpdir("kh-demo-mellon-"))
+        saml_stack.register(st, "demo-saml-sp", sp.entity_id, sp.metadata(),
+                            nameid_format="persistent",
+                            attributes=[{"source": "display_name", "name": "displayName"},
+                                        {"source": "mail", "name": "mail"},
+                                        {"source": "groups", "name": "groups"}])
+        sp.start()
+        rp = openidc_apache.start_apache(st, base)
     except Exception as e:  # noqa: BLE001
         print(f"demo: could not start: {e}", file=sys.stderr)
         return 1
     acc = st.accounts
-    base = f"http://127.0.0.1:{st.daemon.port}"
     print(f"""
 Kakehashi demo is running / デモを起動しました
 
   Sign-in page / サインイン:   {base}/login
+  SAML app (mod_auth_mellon):  {sp.base}/secret/env
+  OIDC app (mod_auth_openidc): {rp.url("/protected/claims")}
+    Sign in at one app, then open the other: no second password (SSO).
+    一方のアプリでサインインすると、もう一方はパスワードなしで開けます。
+  IdP metadata / メタデータ:   {base}/saml/metadata
+  OIDC discovery:              {base}/.well-known/openid-configuration
   Readiness / 稼働確認:        {base}/readyz
   Metrics / メトリクス:        {base}/metrics
+
+  Admin CLI / 管理 CLI:
+    export KAKEHASHI_URL={base} KAKEHASHI_TOKEN={admin_token}
+    {os.path.join(khtest.BUILD, "kakehashictl")} app list
 
   Demo staff / デモ職員 (password / パスワード: {st.password})""")
     notes = {"ok": "", "locked": "locked / ロック中", "password_expired": "password expired / 期限切れ",
              "must_change": "must change password / 要変更"}
     for uid, a in acc.get("accounts", {}).items():
+        if uid.startswith(("dup.", "odd.")):
+            continue  # fixtures for edge-case tests, not demo people
         note = notes.get(a.get("expect", ""), a.get("expect", ""))
         groups = ", ".join(a.get("groups", []))
-        print(f"    {uid:<16} {a.get('display_name', ''):<8} {note or groups}")
+        print(f"    {uid:<16} {a.get('display_name') or '':<8} {note or groups}")
     print(f"""    ... and {len(st.users)} staff in all (e.g. {', '.join(st.users[10:13])})
 
   Directory / ディレクトリ:    {st.slapds[0].uri}  base {stack.slapd.BASE_DN}

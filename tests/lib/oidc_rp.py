@@ -71,13 +71,30 @@ def put_app(stack, app_id, doc, prefix="kh:"):
     r.command("INCR", f"{prefix}reg:version")
 
 
+def _session_secret(stack):
+    """The [session] secret of the stack's daemon, read from its config file."""
+    section = None
+    try:
+        with open(stack.daemon.conf, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("["):
+                    section = line
+                elif section == "[session]" and line.startswith("secret"):
+                    return line.split("=", 1)[1].strip()
+    except (AttributeError, OSError):
+        pass
+    return None
+
+
 def register(stack, app_id, oidc, name=None, secret=None, wait=True):
     """Registers an OIDC client; returns (client_id, secret or None)."""
     oidc = dict(oidc)
     oidc.setdefault("client_id", app_id)
     if not oidc.get("public") and oidc.get("token_endpoint_auth_method") != "private_key_jwt":
         secret = secret or b64u(secrets.token_bytes(32))
-        oidc["secret_hash"] = secret_hash(oidc["client_id"], secret)
+        oidc["secret_hash"] = secret_hash(oidc["client_id"], secret,
+                                          _session_secret(stack) or SESSION_SECRET)
     doc = {"id": app_id, "name": name or app_id, "protocol": "oidc", "enabled": True,
            "oidc": oidc}
     put_app(stack, app_id, doc)
