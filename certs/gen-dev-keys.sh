@@ -5,7 +5,8 @@
 #   certs/gen-dev-keys.sh DIR [CN]
 #
 # Writes into DIR (created with mode 700 if missing):
-#   rsa.key   RSA-3072 private key (PKCS#8 PEM, mode 600)  -> [keys] rsa_key
+#   rsa.key   RSA private key, 3072 bits or $KH_RSA_BITS (2048, 3072, 4096)
+#             (PKCS#8 PEM, mode 600)                         -> [keys] rsa_key
 #   rsa.crt   self-signed certificate, CN=CN, 10 years      -> [keys] rsa_cert
 #   ec.key    EC P-256 private key (PKCS#8 PEM, mode 600)   -> [keys] ec_key
 # Existing files are never overwritten. CN defaults to "Kakehashi dev IdP".
@@ -22,6 +23,11 @@ cn=${2:-Kakehashi dev IdP}
 case $cn in
 */* | *\\*) echo "$0: the CN must not contain / or \\" >&2; exit 2 ;;
 esac
+bits=${KH_RSA_BITS:-3072}
+case $bits in
+2048 | 3072 | 4096) ;;
+*) echo "$0: KH_RSA_BITS must be 2048, 3072 or 4096" >&2; exit 2 ;;
+esac
 command -v openssl >/dev/null 2>&1 || { echo "$0: openssl not found" >&2; exit 1; }
 
 umask 077
@@ -33,7 +39,7 @@ for f in rsa.key rsa.crt ec.key; do
 	fi
 done
 
-openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$dir/rsa.key"
+openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:$bits -out "$dir/rsa.key"
 openssl req -utf8 -new -x509 -key "$dir/rsa.key" -sha256 -days 3650 -subj "/CN=$cn" \
 	-out "$dir/rsa.crt" 2>/dev/null
 openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \

@@ -683,7 +683,7 @@ kh_http_start(struct kh_idp *app)
 	    (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, app,
+	    KH_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, app,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, app, MHD_OPTION_END);
 	if (app->mhd == NULL) {
 		kh_error("http.listen", "error", "cannot listen", "listen", cfg->listen, NULL);

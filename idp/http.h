@@ -16,6 +16,9 @@
 #define KH_HEADERS_OUT_MAX 16
 #define KH_RESP_BODY_MAX (1024 * 1024)
 #define KH_RID_LEN 16
+/* Per-connection memory (request line + headers): 32 KiB. Larger pools are
+ * mmap()ed by libmicrohttpd for every connection (page faults each time). */
+#define KH_CONN_MEMORY ((size_t)32768)
 
 enum kh_method { KH_GET = 1, KH_POST = 2, KH_HEAD = 4, KH_OTHER = 8 };
 
