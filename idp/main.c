@@ -112,6 +112,23 @@ main(int argc, char **argv)
 			kh_config_free(cfg);
 			return 1;
 		}
+		{
+			/* The SAML metadata is rendered and loaded into lasso, as at start. */
+			struct kh_idp probe;
+			memset(&probe, 0, sizeof(probe));
+			probe.cfg = cfg;
+			probe.keys = ks;
+			if (kh_saml_global_init(&probe, &err) != KH_OK) {
+				fprintf(stderr, "kakehashid: SAML: %s\n",
+				    err ? err : "initialisation failed");
+				free(err);
+				kh_saml_global_free(&probe);
+				kh_keys_free(ks);
+				kh_config_free(cfg);
+				return 1;
+			}
+			kh_saml_global_free(&probe);
+		}
 		kh_keys_free(ks);
 		printf("kakehashid: configuration %s is valid\n", path);
 		kh_config_free(cfg);

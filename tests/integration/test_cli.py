@@ -61,6 +61,21 @@ for name, text, needle in cases:
 m = re.search(r"line (\d+)", run("-c", conf(example.replace("threads = 8", "threads = x"), "l.conf"),
                                     "-t")[2])
 ok(m is not None, "errors name the line")
+# Signing keys: -t loads them and renders the SAML metadata through lasso.
+keys1, keys2 = os.path.join(tmp, "k1"), os.path.join(tmp, "k2")
+for d in (keys1, keys2):
+    subprocess.run([os.path.join(khtest.ROOT, "certs", "gen-dev-keys.sh"), d], check=True,
+                   capture_output=True, env=dict(os.environ, KH_RSA_BITS="2048"))
+with_keys = example.replace("secret = " + "0" * 64, "secret = " + SECRET) + (
+    f"\n[keys]\nrsa_key = {keys1}/rsa.key\nrsa_cert = {keys1}/rsa.crt\nec_key = {keys1}/ec.key\n")
+rc, out, err = run("-c", conf(with_keys, "keys.conf"), "-t")
+ok(rc == 0, "-t accepts a configuration with signing keys (metadata checked by lasso)", err)
+rc, out, err = run("-c", conf(with_keys.replace(f"rsa_cert = {keys1}", f"rsa_cert = {keys2}"),
+                              "mismatch.conf"), "-t")
+ok(rc == 1 and "rsa" in err.lower(), "-t refuses a certificate that does not match the key", err)
+rc, out, err = run("-c", conf(with_keys.replace(f"{keys1}/rsa.key", f"{tmp}/none.key"),
+                              "nokey.conf"), "-t")
+ok(rc == 1 and "none.key" in err, "-t names a missing key file", err)
 rc, out, err = run("-x")
 ok(rc == 2 and "usage" in err, "unknown option prints usage, exit 2")
 rc, out, err = run()
