@@ -66,8 +66,10 @@ keys1, keys2 = os.path.join(tmp, "k1"), os.path.join(tmp, "k2")
 for d in (keys1, keys2):
     subprocess.run([os.path.join(khtest.ROOT, "certs", "gen-dev-keys.sh"), d], check=True,
                    capture_output=True, env=dict(os.environ, KH_RSA_BITS="2048"))
-with_keys = example.replace("secret = " + "0" * 64, "secret = " + SECRET) + (
-    f"\n[keys]\nrsa_key = {keys1}/rsa.key\nrsa_cert = {keys1}/rsa.crt\nec_key = {keys1}/ec.key\n")
+with_keys = example.replace("secret = " + "0" * 64, "secret = " + SECRET).replace(
+    "\nrsa_key =\n", f"\nrsa_key = {keys1}/rsa.key\n").replace(
+    "\nrsa_cert =\n", f"\nrsa_cert = {keys1}/rsa.crt\n").replace(
+    "\nec_key =\n", f"\nec_key = {keys1}/ec.key\n")
 rc, out, err = run("-c", conf(with_keys, "keys.conf"), "-t")
 ok(rc == 0, "-t accepts a configuration with signing keys (metadata checked by lasso)", err)
 rc, out, err = run("-c", conf(with_keys.replace(f"rsa_cert = {keys1}", f"rsa_cert = {keys2}"),
