@@ -11,7 +11,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 RUN_PKGS="slapd ldap-utils redis-server redis-tools openssl curl python3 ca-certificates"
 TEST_PKGS="chromium nodejs npm valgrind clang libclang-rt-14-dev clang-format
   apache2 libapache2-mod-auth-mellon libapache2-mod-auth-openidc python3-pysaml2 xmlsec1
-  python3-requests oathtool"
+  python3-requests oathtool lld"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in

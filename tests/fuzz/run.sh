@@ -27,15 +27,22 @@ case $CC in
 *) CC=clang ;; # the autotools CC is gcc, which has no libFuzzer
 esac
 
-# target | sources under the source tree (the harness is added) | pkg-config modules
-TARGETS='
+# target | sources under the source tree (the harness is added) | pkg-config
+# modules | extra compiler/linker flags. Targets whose sources reach far into
+# the daemon link with lld and --gc-sections: only what the harness can call
+# is kept, nothing is stubbed, and a new reachable dependency fails the build.
+GC='-ffunction-sections -fdata-sections -fuse-ld=lld -Wl,--gc-sections'
+TARGETS="
 utf8|common/str.c common/errors.c|
 b64url|common/crypto.c common/errors.c|openssl
 config|common/config.c common/buf.c common/crypto.c common/errors.c common/log.c common/str.c|openssl inih
 accept_lang|idp/i18n.c|
 buf_escape|common/buf.c common/errors.c|
 ldap_ad|connectors/ldap/ldap_ad.c|
-'
+saml_msg|idp/saml/msg.c idp/http.c common/str.c common/buf.c common/errors.c|lasso libxml-2.0 libmicrohttpd openssl zlib|$GC
+oidc_jose|idp/oidc/jose.c common/crypto.c common/errors.c|openssl jansson
+oidc_client_doc|idp/oidc/clients.c common/str.c common/crypto.c common/errors.c|openssl jansson|$GC
+"
 
 CFLAGS_FUZZ="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter"
@@ -76,9 +83,9 @@ diag() {
 	grep -Ev '^#[0-9]+[[:space:]]' "$1" | tail -n "$2" | sed 's/^/# /'
 }
 
-# run_target NAME SOURCES MODULES
+# run_target NAME SOURCES MODULES EXTRA
 run_target() {
-	local name=$1 srcs=$2 mods=$3 s pc="" bin log work art runs
+	local name=$1 srcs=$2 mods=$3 extra=$4 s pc="" bin log work art runs
 	local harness=$FUZZ_DIR/fuzz_$name.c
 
 	n=$((n + 1))
@@ -112,7 +119,7 @@ run_target() {
 	fi
 	# shellcheck disable=SC2086 # word splitting of flag lists is intended
 	if ! (cd "$ROOT" && $CC $CFLAGS_FUZZ -I"$ROOT" -I"$BUILD_DIR" -o "$bin" \
-		"$harness" $srcs $pc -lpthread) >"$log" 2>&1; then
+		"$harness" $srcs $pc $extra -lpthread) >"$log" 2>&1; then
 		echo "not ok $n - fuzz $name (build failed)"
 		diag "$log" 40
 		failed=1
@@ -146,13 +153,13 @@ run_target() {
 
 want=" $* "
 found=0
-while IFS='|' read -r name srcs mods; do
+while IFS='|' read -r name srcs mods extra; do
 	[ -n "$name" ] || continue
 	if [ $# -gt 0 ] && [ "${want#* "$name" }" = "$want" ]; then
 		continue
 	fi
 	found=1
-	run_target "$name" "$srcs" "$mods"
+	run_target "$name" "$srcs" "$mods" "$extra"
 done <<EOF
 $TARGETS
 EOF
