@@ -74,6 +74,13 @@ b64_decode(const char *in, size_t inlen, size_t max, unsigned char **out, size_t
 	}
 	if (n == 0 || n % 4 != 0)
 		goto out;
+	/* '=' only as padding, at the very end: EVP_DecodeBlock would read one in
+	 * the middle as zero bits, and lasso must see the same bytes we check. */
+	for (i = 0; i + 2 < n; i++)
+		if (clean[i] == '=')
+			goto out;
+	if (clean[n - 2] == '=' && clean[n - 1] != '=')
+		goto out;
 	if (n / 4 * 3 > max) {
 		r = KH_ERR_TOO_LARGE;
 		goto out;
