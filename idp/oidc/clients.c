@@ -243,6 +243,43 @@ oidc_sid(struct kh_idp *app, const char *cookie, char out[65])
 
 /* ---- document checks --------------------------------------------------- */
 
+/* The authority of an http(s) URI: no userinfo (a "good@evil" host is
+ * evil), not empty; for plain http only loopback hosts with an optional
+ * numeric port. */
+static int
+authority_ok(const char *a, int loopback_only)
+{
+	size_t n = strcspn(a, "/?#"), hl, i;
+	unsigned port_no;
+	const char *port;
+
+	if (n == 0 || memchr(a, '@', n) != NULL)
+		return 0;
+	if (!loopback_only)
+		return 1;
+	if (a[0] == '[') {
+		if (n < 5 || strncmp(a, "[::1]", 5) != 0)
+			return 0;
+		hl = 5;
+	} else {
+		port = memchr(a, ':', n);
+		hl = port != NULL ? (size_t)(port - a) : n;
+		if (!((hl == 9 && strncmp(a, "localhost", 9) == 0) ||
+			(hl == 9 && strncmp(a, "127.0.0.1", 9) == 0)))
+			return 0;
+	}
+	if (hl == n)
+		return 1;
+	if (a[hl] != ':' || hl + 1 == n || n - hl - 1 > 5)
+		return 0;
+	for (i = hl + 1, port_no = 0; i < n; i++) {
+		if (a[i] < '0' || a[i] > '9')
+			return 0;
+		port_no = port_no * 10 + (unsigned)(a[i] - '0');
+	}
+	return port_no >= 1 && port_no <= 65535;
+}
+
 /* A redirect target: https, http on loopback, or a private-use scheme of a
  * native app (reverse domain name). No fragment. */
 static int
@@ -256,15 +293,10 @@ uri_ok(const char *u)
 	for (i = 0; i < n; i++)
 		if (u[i] == ' ' || u[i] == '"' || u[i] == '<' || u[i] == '>' || u[i] == '\\')
 			return 0;
-	if (kh_startswith(u, "https://") && n > 8)
-		return 1;
-	if (kh_startswith(u, "http://127.0.0.1") || kh_startswith(u, "http://localhost") ||
-	    kh_startswith(u, "http://[::1]")) {
-		char c = u[kh_startswith(u, "http://127.0.0.1") ? 16
-			: kh_startswith(u, "http://localhost")  ? 16
-								: 12];
-		return c == '\0' || c == ':' || c == '/';
-	}
+	if (kh_startswith(u, "https://"))
+		return authority_ok(u + 8, 0);
+	if (kh_startswith(u, "http://"))
+		return authority_ok(u + 7, 1);
 	if ((colon = strchr(u, ':')) != NULL && memchr(u, '.', (size_t)(colon - u)) != NULL) {
 		for (i = 0; u + i < colon; i++) {
 			char c = u[i];

@@ -114,5 +114,13 @@ ok(wait_for(lambda: st.daemon.client().get(
     f"%2Fother&scope=openid").status == 400), "a removed client is refused")
 p = ctl("app", "add-oidc", "--name", "x", "--redirect-uri", "javascript:alert(1)")
 ok(p.returncode != 0, "a non-http(s) redirect URI is refused", p.stdout + p.stderr)
+for bad in ("http://localhost:1@evil.example/cb", "http://127.0.0.1:808@/cb",
+            "http://evil.example/cb", "https://user@portal.example.lg.jp/cb",
+            "http://127.0.0.1.evil.example/cb", "http://localhost:99999/cb"):
+    p = ctl("app", "add-oidc", "--name", "y", "--redirect-uri", bad)
+    ok(p.returncode != 0, f"redirect URI refused: {bad} (userinfo/host tricks, found by fuzzing)",
+       p.stdout + p.stderr)
+p = ctl("app", "add-oidc", "--name", "z", "--redirect-uri", "http://127.0.0.1:8080/cb")
+ok(p.returncode == 0, "a loopback http redirect URI with a port is accepted", p.stdout + p.stderr)
 ok(st.stop() == 0, "the daemon stops cleanly", st.daemon.log_tail())
 khtest.done()
