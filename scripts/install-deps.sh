@@ -13,10 +13,12 @@ TEST_PKGS="chromium nodejs npm valgrind clang libclang-rt-14-dev clang-format
   apache2 libapache2-mod-auth-mellon libapache2-mod-auth-openidc python3-pysaml2 xmlsec1
   python3-requests oathtool lld"
 
+DEMO_PKGS="apache2 libapache2-mod-auth-mellon libapache2-mod-auth-openidc"
+
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in
   --test) want="$want $TEST_PKGS" ;;
-  --demo) ;;
+  --demo) want="$want $DEMO_PKGS" ;;
   "") ;;
   *) echo "usage: $0 [--test|--demo]" >&2; exit 2 ;;
 esac
