@@ -103,6 +103,24 @@ void kh_admin_apps_oidc_create(struct kh_req *req, struct kh_resp *resp);
 void kh_admin_apps_oidc_update(struct kh_req *req, struct kh_resp *resp, const char *id);
 void kh_admin_apps_oidc_rotate_secret(struct kh_req *req, struct kh_resp *resp, const char *id);
 
+/* ---- helpdesk routes (helpdesk or admin token) ---- */
+
+/* admin/users.c: GET /admin/api/v1/users/{uid}:
+ * {"user":{uid,dn,display_name,family_name,given_name,mail,employee_number,
+ *  department,title,groups:[...]},"sessions":[{id,created,auth_time,expires,
+ *  client_ip,amr}],"throttle":{failures,locked,locked_for}}; 404 when the
+ * directory has no such user. */
+void kh_admin_users_show(struct kh_req *req, struct kh_resp *resp, const char *uid);
+/* admin/users.c: POST /admin/api/v1/users/{uid}/revoke-sessions with
+ * {"reason":"1-500 characters"}: deletes every session of uid; audited as
+ * helpdesk.revoke_sessions (token, user, reason, count).
+ * {"user":uid,"revoked":n} */
+void kh_admin_users_revoke_sessions(struct kh_req *req, struct kh_resp *resp, const char *uid);
+/* admin/audit_api.c: GET /admin/api/v1/audit[?user=UID][&count=N] (N 1..1000,
+ * default 100): {"events":[{"id","ts","event",...}],"user":uid|null},
+ * newest first. */
+void kh_admin_audit_list(struct kh_req *req, struct kh_resp *resp);
+
 /* The prefix endpoint (admin/routes.c). */
 void kh_admin_dispatch(struct kh_req *req, struct kh_resp *resp);
 

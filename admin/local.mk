@@ -6,7 +6,9 @@ libkh_idp_a_SOURCES += \
 	admin/apps.c \
 	admin/apps_oidc.c \
 	admin/apps_saml.c \
-	admin/routes.c
+	admin/audit_api.c \
+	admin/routes.c \
+	admin/users.c
 
 # kakehashictl: the admin CLI (libcurl + jansson; no server code linked in).
 bin_PROGRAMS += kakehashictl
@@ -14,6 +16,7 @@ kakehashictl_SOURCES = \
 	admin/ctl/ctl.h \
 	admin/ctl/ctl_oidc.c \
 	admin/ctl/ctl_saml.c \
+	admin/ctl/ctl_users.c \
 	admin/ctl/http.c \
 	admin/ctl/main.c
 kakehashictl_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS)

@@ -87,6 +87,38 @@ app_protocol_or_respond(
 	return KH_OK;
 }
 
+/* /users/{uid}, /users/{uid}/revoke-sessions, /audit: helpdesk role (the
+ * dispatcher has checked it). */
+static void
+route_helpdesk(struct kh_req *req, struct kh_resp *resp, const struct segs *sg)
+{
+	const char *m = kh_req_method(req);
+	int get = is(m, "GET") || is(m, "HEAD"), post = is(m, "POST");
+
+	if (is(sg->s[0], "audit") && sg->n == 1) {
+		if (!get)
+			method_not_allowed(resp, "GET");
+		else
+			kh_admin_audit_list(req, resp);
+		return;
+	}
+	if (is(sg->s[0], "users") && sg->n == 2) {
+		if (!get)
+			method_not_allowed(resp, "GET");
+		else
+			kh_admin_users_show(req, resp, sg->s[1]);
+		return;
+	}
+	if (is(sg->s[0], "users") && sg->n == 3 && is(sg->s[2], "revoke-sessions")) {
+		if (!post)
+			method_not_allowed(resp, "POST");
+		else
+			kh_admin_users_revoke_sessions(req, resp, sg->s[1]);
+		return;
+	}
+	not_found(resp);
+}
+
 static void
 route(struct kh_req *req, struct kh_resp *resp, const struct segs *sg, const char **app_id)
 {
@@ -96,6 +128,10 @@ route(struct kh_req *req, struct kh_resp *resp, const struct segs *sg, const cha
 	char proto[16];
 
 	*app_id = NULL;
+	if (sg->n >= 1 && (is(sg->s[0], "users") || is(sg->s[0], "audit"))) {
+		route_helpdesk(req, resp, sg);
+		return;
+	}
 	if (sg->n < 1 || !is(sg->s[0], "apps")) {
 		not_found(resp);
 		return;

@@ -14,6 +14,10 @@
 static enum kh_log_level log_level = KH_LOG_INFO;
 static FILE *audit_fp;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Set before the worker threads start, cleared after they stop. */
+static kh_audit_sink_fn audit_sink;
+static void *audit_sink_ctx;
+static _Thread_local int audit_in_sink; /* a sink that audits would loop */
 
 void
 kh_log_set_level(enum kh_log_level lvl)
@@ -128,11 +132,36 @@ kh_log(enum kh_log_level lvl, const char *event, ...)
 }
 
 void
+kh_log_set_audit_sink(kh_audit_sink_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&log_lock);
+	audit_sink = fn;
+	audit_sink_ctx = ctx;
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
 kh_audit(const char *event, ...)
 {
+	const char *kv[2 * KH_AUDIT_SINK_PAIRS];
+	const char *k, *v;
+	size_t n = 0;
 	va_list ap;
 
 	va_start(ap, event);
 	log_emit(audit_fp != NULL ? audit_fp : stderr, "info", "audit", event, ap);
 	va_end(ap);
+	if (audit_sink == NULL || audit_in_sink)
+		return;
+	va_start(ap, event);
+	while (n < KH_AUDIT_SINK_PAIRS && (k = va_arg(ap, const char *)) != NULL) {
+		v = va_arg(ap, const char *);
+		kv[2 * n] = k;
+		kv[2 * n + 1] = v != NULL ? v : "-";
+		n++;
+	}
+	va_end(ap);
+	audit_in_sink = 1;
+	audit_sink(audit_sink_ctx, event, kv, n);
+	audit_in_sink = 0;
 }

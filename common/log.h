@@ -6,6 +6,8 @@
 #ifndef KH_LOG_H
 #define KH_LOG_H
 
+#include <stddef.h>
+
 enum kh_log_level { KH_LOG_DEBUG = 0, KH_LOG_INFO, KH_LOG_WARN, KH_LOG_ERROR };
 
 void kh_log_set_level(enum kh_log_level lvl);
@@ -17,6 +19,16 @@ void kh_log_close(void);
 /* kv is a NULL-terminated list of key, value pairs (value may be NULL). */
 void kh_log(enum kh_log_level lvl, const char *event, ...) __attribute__((sentinel));
 void kh_audit(const char *event, ...) __attribute__((sentinel));
+
+/* A second audit destination (sessions/audit.c: the Redis stream), called by
+ * kh_audit after the line is written, on the calling thread. kv holds 2 * nkv
+ * strings (key, value; a NULL value is passed as "-"); at most
+ * KH_AUDIT_SINK_PAIRS pairs are passed. The sink must not block for long,
+ * must never fail the caller and must not call kh_audit. Set it before the
+ * worker threads start and clear it (fn NULL) after they stop. */
+#define KH_AUDIT_SINK_PAIRS 32
+typedef void (*kh_audit_sink_fn)(void *ctx, const char *event, const char *const *kv, size_t nkv);
+void kh_log_set_audit_sink(kh_audit_sink_fn fn, void *ctx);
 
 #define kh_info(ev, ...) kh_log(KH_LOG_INFO, ev, __VA_ARGS__)
 #define kh_warn(ev, ...) kh_log(KH_LOG_WARN, ev, __VA_ARGS__)

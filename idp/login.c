@@ -244,18 +244,6 @@ kh_handle_login_get(struct kh_req *req, struct kh_resp *resp)
 	render_login_form(req, resp, &fs);
 }
 
-/* The throttle key for a user name: case-folded so that "Yamada.Taro" and
- * "yamada.taro" share one counter (directories match uid case-insensitively). */
-static void
-fold_username(const char *in, char *out, size_t outlen)
-{
-	size_t i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = (char)tolower((unsigned char)in[i]);
-	out[i] = '\0';
-}
-
 /* Failure delay: min_delay for the first failure, doubling per further
  * failure of this user, capped at max_delay. Measured from the request's
  * start so directory timing (unknown user vs wrong password) is hidden. */
@@ -384,7 +372,8 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 
 	/* Throttling: a locked user name or client address is refused before the
 	 * directory hears anything. */
-	fold_username(user, folded, sizeof(folded));
+	/* one throttle counter for "Yamada.Taro" and "yamada.taro" */
+	kh_user_fold(user, folded, sizeof(folded));
 	if (kh_throttle_check(st, KH_THROTTLE_USER, folded, &ufail, &ulock) != KH_OK ||
 	    kh_throttle_check(st, KH_THROTTLE_IP, req->client_ip, &ifail, &ilock) != KH_OK) {
 		kh_metrics_login(req->app->metrics, KH_LOGIN_UNAVAILABLE);

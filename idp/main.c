@@ -23,6 +23,7 @@
 #include "idp/metrics.h"
 #include "idp/oidc/oidc.h"
 #include "idp/saml/saml.h"
+#include "sessions/audit.h"
 #include "sessions/sessions.h"
 
 static void
@@ -175,6 +176,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "kakehashid: cannot set up the Redis store\n");
 		goto out;
 	}
+	/* Audit events also go to the Redis stream (sessions/audit.h). */
+	kh_log_set_audit_sink(kh_audit_sink, app.store);
 	if (kh_saml_global_init(&app, &err) != KH_OK) {
 		fprintf(stderr, "kakehashid: SAML: %s\n", err ? err : "initialisation failed");
 		free(err);
@@ -204,6 +207,7 @@ out:
 	kh_apps_stop(&app);
 	kh_oidc_global_free(&app);
 	kh_saml_global_free(&app);
+	kh_log_set_audit_sink(NULL, NULL);
 	kh_store_free(app.store);
 	kh_connector_free(app.connector);
 	kh_metrics_free(app.metrics);

@@ -1,6 +1,7 @@
 # sessions/: the Redis store (SSO sessions, login throttling). See sessions/README.md.
 noinst_LIBRARIES += libkh_sessions.a
 libkh_sessions_a_SOURCES = \
+	sessions/audit.c sessions/audit.h \
 	sessions/kv.c sessions/kv.h \
 	sessions/redis_conn.c \
 	sessions/registry.c sessions/registry.h \

@@ -434,3 +434,43 @@ kh_store_key_from_mac(const struct kh_store *st, const char *tag,
 	*outlen = plen + tlen + 2 * KH_HMAC_LEN;
 	return KH_OK;
 }
+
+void
+kh_user_fold(const char *in, char *out, size_t outlen)
+{
+	size_t i;
+
+	if (outlen == 0)
+		return;
+	for (i = 0; in[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] - 'A' + 'a') : in[i];
+	out[i] = '\0';
+}
+
+int
+kh_store_user_key(
+    const struct kh_store *st, const char *tag, const char *uid, char *out, size_t *outlen)
+{
+	unsigned char mac[KH_HMAC_LEN];
+	char folded[KH_THROTTLE_KEY_MAX + 1];
+	const void *parts[2];
+	size_t lens[2], n;
+	int r;
+
+	*outlen = 0;
+	out[0] = '\0';
+	if (uid == NULL || (n = strlen(uid)) == 0)
+		return KH_ERR_INVALID;
+	if (n > KH_THROTTLE_KEY_MAX)
+		return KH_ERR_TOO_LARGE;
+	kh_user_fold(uid, folded, sizeof(folded));
+	parts[0] = "user";
+	lens[0] = 4;
+	parts[1] = folded;
+	lens[1] = n;
+	if ((r = kh_hmac_sha256_parts(st->key, st->keylen, parts, lens, 2, mac)) == KH_OK)
+		r = kh_store_key_from_mac(st, tag, mac, out, outlen);
+	explicit_bzero(mac, sizeof(mac));
+	explicit_bzero(folded, sizeof(folded));
+	return r;
+}

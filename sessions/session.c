@@ -4,7 +4,7 @@
  * it: the key is prefix "s:" hex(HMAC-SHA-256(server secret, cookie)), so a
  * dump of Redis yields no usable cookie. The value is a hash (uid, dn,
  * display_name, mail, groups, amr, acr, auth_time, created, abs_exp,
- * client_ip, family_name, given_name, employee_number, department, title,
+ * client_ip, family_name, given_name, employee_number, department, title, uix,
  * and module fields "x_*" set with kh_session_field_set) whose TTL is the idle timeout, slid forward on every read and
  * never past abs_exp. */
 #include "sessions/sessions.h"
@@ -22,6 +22,7 @@
 #include "sessions/store.h"
 
 #define COOKIE_RAW_LEN 32
+#define USER_INDEX_TAG "su:"
 
 enum {
 	F_UID,
@@ -175,8 +176,8 @@ kh_session_create(struct kh_store *st, const struct kh_identity *id, const char 
 {
 	unsigned char raw[COOKIE_RAW_LEN];
 	char enc[64], key[KH_STORE_KEY_MAX + 1], oldkey[KH_STORE_KEY_MAX + 1];
-	char now_s[24], abs_s[24], ttl_s[24];
-	size_t keylen = 0, oldkeylen = 0, n = 0, i;
+	char now_s[24], abs_s[24], ttl_s[24], absttl_s[24], ix[KH_STORE_KEY_MAX + 1];
+	size_t keylen = 0, oldkeylen = 0, ixlen = 0, n = 0, i, exp_i;
 	struct kh_buf groups;
 	redisContext *c = NULL;
 	redisReply *rep[KH_STORE_MAX_PIPELINE] = { NULL };
@@ -216,15 +217,19 @@ kh_session_create(struct kh_store *st, const struct kh_identity *id, const char 
 		goto out;
 	if (old_cookie != NULL && kh_session_key(st, old_cookie, oldkey, &oldkeylen) == KH_OK)
 		have_old = 1;
+	if ((r = kh_store_user_key(st, USER_INDEX_TAG, id->uid, ix, &ixlen)) != KH_OK)
+		goto out;
 
 	now = kh_time();
 	ttl = st->idle_timeout < st->absolute_timeout ? st->idle_timeout : st->absolute_timeout;
 	snprintf(now_s, sizeof(now_s), "%lld", (long long)now);
 	snprintf(abs_s, sizeof(abs_s), "%lld", (long long)(now + st->absolute_timeout));
 	snprintf(ttl_s, sizeof(ttl_s), "%ld", ttl);
+	snprintf(absttl_s, sizeof(absttl_s), "%ld", st->absolute_timeout);
 
 	/* One round trip, applied atomically by EXEC: the old session goes,
-	 * the new one appears with its TTL already set. */
+	 * the new one appears with its TTL already set and in its user's index
+	 * (whose TTL, the absolute lifetime, outlives every member). */
 	if ((r = kh_conn_get(st, &c)) != KH_OK)
 		goto out;
 	r = KH_ERR_UNAVAILABLE;
@@ -239,16 +244,23 @@ kh_session_create(struct kh_store *st, const struct kh_identity *id, const char 
 	if (redisAppendCommand(c,
 		"HSET %b uid %s dn %s display_name %s mail %s groups %b "
 		"amr %s acr %s client_ip %s family_name %s given_name %s "
-		"employee_number %s department %s title %s auth_time %s created %s abs_exp %s",
+		"employee_number %s department %s title %s auth_time %s created %s abs_exp %s "
+		"uix %b",
 		key, keylen, id->uid, nz(id->dn), nz(id->display_name), nz(id->mail),
 		groups.data != NULL ? groups.data : "", groups.len, nz(amr), nz(acr), nz(client_ip),
 		nz(id->family_name), nz(id->given_name), nz(id->employee_number),
-		nz(id->department), nz(id->title), now_s, now_s, abs_s) != REDIS_OK)
+		nz(id->department), nz(id->title), now_s, now_s, abs_s, ix, ixlen) != REDIS_OK)
 		goto drop;
 	n++;
 	if (redisAppendCommand(c, "EXPIRE %b %s", key, keylen, ttl_s) != REDIS_OK)
 		goto drop;
+	exp_i = n - 1; /* its place in the EXEC reply (MULTI has none) */
 	n++;
+	if (redisAppendCommand(c, "SADD %b %b", ix, ixlen, key + keylen - 2 * KH_HMAC_LEN,
+		(size_t)(2 * KH_HMAC_LEN)) != REDIS_OK ||
+	    redisAppendCommand(c, "EXPIRE %b %s", ix, ixlen, absttl_s) != REDIS_OK)
+		goto drop;
+	n += 2;
 	if (redisAppendCommand(c, "EXEC") != REDIS_OK)
 		goto drop;
 	n++;
@@ -277,8 +289,8 @@ kh_session_create(struct kh_store *st, const struct kh_identity *id, const char 
 			goto out;
 		}
 	}
-	if (ex->element[ex->elements - 1]->integer != 1) {
-		kh_reply_unexpected("EXPIRE", ex->element[ex->elements - 1]);
+	if (ex->element[exp_i]->integer != 1) {
+		kh_reply_unexpected("EXPIRE", ex->element[exp_i]);
 		goto out;
 	}
 	kh_store_mark_up(st);
@@ -296,6 +308,7 @@ out:
 	explicit_bzero(enc, sizeof(enc));
 	explicit_bzero(key, sizeof(key));
 	explicit_bzero(oldkey, sizeof(oldkey));
+	explicit_bzero(ix, sizeof(ix));
 	return r;
 }
 
@@ -526,10 +539,23 @@ out:
 	return r;
 }
 
+/* KEYS[1] session; ARGV[1] its key hash, ARGV[2] prefix "su:". Deletes the
+ * session and removes it from its user's index (named in its "uix" field,
+ * which must be an index key). Returns the number of keys deleted. */
+static const char destroy_script[] = "local ix = false\n"
+				     "if redis.call('TYPE', KEYS[1]).ok == 'hash' then\n"
+				     "  ix = redis.call('HGET', KEYS[1], 'uix')\n"
+				     "end\n"
+				     "local n = redis.call('DEL', KEYS[1])\n"
+				     "if ix and string.sub(ix, 1, #ARGV[2]) == ARGV[2] then\n"
+				     "  redis.call('SREM', ix, ARGV[1])\n"
+				     "end\n"
+				     "return n\n";
+
 int
 kh_session_destroy(struct kh_store *st, const char *cookie)
 {
-	char key[KH_STORE_KEY_MAX + 1];
+	char key[KH_STORE_KEY_MAX + 1], ixpfx[KH_STORE_PREFIX_MAX + 8];
 	size_t keylen = 0;
 	redisContext *c;
 	redisReply *rep = NULL;
@@ -539,11 +565,14 @@ kh_session_destroy(struct kh_store *st, const char *cookie)
 		return KH_ERR_INVALID;
 	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
 		return r;
-	/* DEL is idempotent: retried once on a fresh connection. */
+	snprintf(ixpfx, sizeof(ixpfx), "%s%s", st->prefix, USER_INDEX_TAG);
+	/* Idempotent: retried once on a fresh connection. */
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((r = kh_conn_get(st, &c)) != KH_OK)
 			goto out;
-		if (redisAppendCommand(c, "DEL %b", key, keylen) != REDIS_OK) {
+		if (redisAppendCommand(c, "EVAL %s 1 %b %b %s", destroy_script, key, keylen,
+			key + keylen - 2 * KH_HMAC_LEN, (size_t)(2 * KH_HMAC_LEN),
+			ixpfx) != REDIS_OK) {
 			kh_conn_drop(st);
 			r = KH_ERR_UNAVAILABLE;
 			continue;
@@ -554,7 +583,7 @@ kh_session_destroy(struct kh_store *st, const char *cookie)
 	if (r != KH_OK)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("DEL", rep);
+		kh_reply_unexpected("EVAL destroy", rep);
 		r = KH_ERR_UNAVAILABLE;
 		goto out;
 	}
@@ -734,6 +763,218 @@ kh_session_id(struct kh_store *st, const char *cookie, char out[65])
 	r = KH_OK;
 out:
 	explicit_bzero(mac, sizeof(mac));
+	return r;
+}
+
+/* KEYS[1] user index; ARGV[1] prefix "s:", ARGV[2] most sessions to return.
+ * For each member: a session that is gone or not this user's (its "uix"
+ * differs) is removed from the index; otherwise its hash, created,
+ * auth_time, abs_exp, client_ip and amr are returned, 6 values each. */
+static const char list_script[] =
+    "local out, n = {}, 0\n"
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  local k = ARGV[1] .. h\n"
+    "  local v = false\n"
+    "  if redis.call('TYPE', k).ok == 'hash' then\n"
+    "    v = redis.call('HMGET', k, 'uix', 'created', 'auth_time', 'abs_exp', 'client_ip', 'amr')\n"
+    "  end\n"
+    "  if not v or v[1] ~= KEYS[1] then\n"
+    "    redis.call('SREM', KEYS[1], h)\n"
+    "  elseif n < tonumber(ARGV[2]) then\n"
+    "    n = n + 1\n"
+    "    table.insert(out, h)\n"
+    "    for i = 2, 6 do table.insert(out, v[i] or '') end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS[1] user index; ARGV[1] prefix "s:". Deletes every session of the
+ * index that is still this user's, then the index. Returns the count. */
+static const char revoke_script[] =
+    "local n = 0\n"
+    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  local k = ARGV[1] .. h\n"
+    "  if redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, 'uix') == KEYS[1] then\n"
+    "    n = n + redis.call('DEL', k)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return n\n";
+
+#define LIST_FIELDS 6
+
+static int
+reply_is_hex64(const redisReply *v)
+{
+	size_t i;
+
+	if (v->type != REDIS_REPLY_STRING || v->len != 2 * KH_HMAC_LEN)
+		return 0;
+	for (i = 0; i < v->len; i++)
+		if (!((v->str[i] >= '0' && v->str[i] <= '9') ||
+			(v->str[i] >= 'a' && v->str[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int
+info_cmp(const void *a, const void *b)
+{
+	const struct kh_session_info *x = a, *y = b;
+
+	return x->created < y->created ? -1 : x->created > y->created;
+}
+
+void
+kh_session_info_free(struct kh_session_info *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		kh_free_str(v[i].client_ip);
+		kh_free_str(v[i].amr);
+	}
+	free(v);
+}
+
+int
+kh_session_list_user(struct kh_store *st, const char *uid, struct kh_session_info **out, size_t *n)
+{
+	char ix[KH_STORE_KEY_MAX + 1], spfx[KH_STORE_PREFIX_MAX + 8], max_s[24];
+	size_t ixlen = 0, cnt, i, j, kept = 0;
+	struct kh_session_info *v = NULL;
+	redisContext *c;
+	redisReply *rep = NULL;
+	const redisReply *const *e;
+	int64_t now = kh_time(), limit;
+	int attempt, r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (st == NULL || out == NULL || n == NULL)
+		return KH_ERR_INVALID;
+	if ((r = kh_store_user_key(st, USER_INDEX_TAG, uid, ix, &ixlen)) != KH_OK)
+		return r;
+	snprintf(spfx, sizeof(spfx), "%ss:", st->prefix);
+	snprintf(max_s, sizeof(max_s), "%d", KH_SESSION_LIST_MAX);
+	/* Only prunes what is already gone: retried once. */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			return r;
+		if (redisAppendCommand(
+			c, "EVAL %s 1 %b %s %s", list_script, ix, ixlen, spfx, max_s) != REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
+	if (r != KH_OK)
+		return r;
+	r = KH_ERR_UNAVAILABLE;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements % LIST_FIELDS != 0 ||
+	    rep->elements / LIST_FIELDS > KH_SESSION_LIST_MAX) {
+		kh_reply_unexpected("EVAL list", rep);
+		goto out;
+	}
+	kh_store_mark_up(st);
+	if ((cnt = rep->elements / LIST_FIELDS) == 0) {
+		r = KH_OK;
+		goto out;
+	}
+	if ((v = calloc(cnt, sizeof(*v))) == NULL) {
+		r = KH_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < cnt; i++) {
+		struct kh_session_info *si = &v[kept];
+
+		e = (const redisReply *const *)rep->element + i * LIST_FIELDS;
+		for (j = 1; j < LIST_FIELDS; j++)
+			if (e[j]->type != REDIS_REPLY_STRING || e[j]->len > KH_SESSION_FIELD_MAX ||
+			    memchr(e[j]->str, '\0', e[j]->len) != NULL)
+				break;
+		/* A malformed record is skipped: kh_session_get deletes it. */
+		if (j < LIST_FIELDS || !reply_is_hex64(e[0]) ||
+		    parse_time(e[1], &si->created) != KH_OK ||
+		    parse_time(e[2], &si->auth_time) != KH_OK ||
+		    parse_time(e[3], &si->absolute_expiry) != KH_OK)
+			continue;
+		limit = si->created + st->absolute_timeout;
+		if (limit < si->absolute_expiry)
+			si->absolute_expiry = limit;
+		if (si->absolute_expiry <= now)
+			continue; /* expired: deleted at its next get */
+		memcpy(si->id, e[0]->str, sizeof(si->id) - 1);
+		si->id[sizeof(si->id) - 1] = '\0';
+		if ((si->client_ip = reply_strdup(e[4])) == NULL ||
+		    (si->amr = reply_strdup(e[5])) == NULL) {
+			kept++;
+			r = KH_ERR_NOMEM;
+			goto out;
+		}
+		kept++;
+	}
+	qsort(v, kept, sizeof(*v), info_cmp);
+	*out = v;
+	*n = kept;
+	v = NULL; /* transferred */
+	r = KH_OK;
+out:
+	kh_session_info_free(v, kept);
+	freeReplyObject(rep);
+	explicit_bzero(ix, sizeof(ix));
+	return r;
+}
+
+int
+kh_session_revoke_user(struct kh_store *st, const char *uid, long *count)
+{
+	char ix[KH_STORE_KEY_MAX + 1], spfx[KH_STORE_PREFIX_MAX + 8];
+	size_t ixlen = 0;
+	redisContext *c;
+	redisReply *rep = NULL;
+	int attempt, r;
+
+	if (count != NULL)
+		*count = 0;
+	if (st == NULL || count == NULL)
+		return KH_ERR_INVALID;
+	if ((r = kh_store_user_key(st, USER_INDEX_TAG, uid, ix, &ixlen)) != KH_OK)
+		return r;
+	snprintf(spfx, sizeof(spfx), "%ss:", st->prefix);
+	/* Deleting is idempotent: retried once (the count may then be low). */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			goto out;
+		if (redisAppendCommand(c, "EVAL %s 1 %b %s", revoke_script, ix, ixlen, spfx) !=
+		    REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
+	if (r != KH_OK)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		kh_reply_unexpected("EVAL revoke", rep);
+		r = KH_ERR_UNAVAILABLE;
+		goto out;
+	}
+	kh_store_mark_up(st);
+	*count = (long)rep->integer;
+	r = KH_OK;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	explicit_bzero(ix, sizeof(ix));
 	return r;
 }
 

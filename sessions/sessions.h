@@ -77,6 +77,40 @@ int kh_session_field_get(
  * for a malformed cookie. */
 int kh_session_id(struct kh_store *st, const char *cookie, char out[65]);
 
+/* ---- sessions by user (helpdesk) ----
+ * kh_session_create also adds the session to the user's index, a set
+ * prefix "su:" hex(HMAC(secret, "user" ‖ folded uid)) holding the session
+ * key hashes (TTL = absolute_timeout, renewed at every create), and
+ * kh_session_destroy removes it. Members whose session is gone are pruned
+ * when the index is read. */
+
+/* User names are matched case-insensitively: ASCII A-Z folded to a-z (the
+ * same folding as the login throttle). out may be in; truncates to
+ * outlen - 1 bytes. */
+void kh_user_fold(const char *in, char *out, size_t outlen);
+
+#define KH_SESSION_LIST_MAX 1000 /* sessions listed per user */
+
+/* What the helpdesk may see of a session: never the cookie or the key. */
+struct kh_session_info {
+	char id[17]; /* first 16 hex digits of the key hash: a display handle */
+	int64_t created;
+	int64_t auth_time;
+	int64_t absolute_expiry; /* min(abs_exp, created + absolute_timeout) */
+	char *client_ip;
+	char *amr;
+};
+
+/* The live sessions of uid (folded), oldest first, at most
+ * KH_SESSION_LIST_MAX, into *out (free with kh_session_info_free); *n may be
+ * 0. One round trip (a script that also prunes vanished members). */
+int kh_session_list_user(
+    struct kh_store *st, const char *uid, struct kh_session_info **out, size_t *n);
+void kh_session_info_free(struct kh_session_info *v, size_t n);
+/* Deletes every session of uid and its index, atomically (one script);
+ * *count = sessions deleted. */
+int kh_session_revoke_user(struct kh_store *st, const char *uid, long *count);
+
 /* Login throttling. key is a username or a client address; it is hashed with
  * the server secret before it reaches Redis. */
 enum kh_throttle_kind { KH_THROTTLE_USER = 0, KH_THROTTLE_IP = 1 };

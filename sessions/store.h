@@ -77,6 +77,14 @@ void kh_store_mark_up(struct kh_store *st);
 int kh_store_key_from_mac(const struct kh_store *st, const char *tag,
     const unsigned char mac[KH_HMAC_LEN], char *out, size_t *outlen);
 
+/* The key of a per-user index: prefix ‖ tag ‖ hex(HMAC(secret, "user" ‖
+ * folded uid)) (length-prefixed parts), e.g. tag "su:" (sessions) or
+ * "audit:u:" (audit events). The uid is folded with kh_user_fold first.
+ * KH_ERR_INVALID for an empty uid, KH_ERR_TOO_LARGE over
+ * KH_THROTTLE_KEY_MAX bytes. */
+int kh_store_user_key(
+    const struct kh_store *st, const char *tag, const char *uid, char *out, size_t *outlen);
+
 /* 1 when s is a well-formed cookie value: exactly KH_SESSION_COOKIE_LEN
  * base64url characters encoding 32 bytes canonically. Reads at most
  * KH_SESSION_COOKIE_LEN + 1 bytes of s. */

@@ -82,4 +82,10 @@ int kh_ctl_app_add_oidc(struct kh_ctl *ctl, int argc, char **argv);
 int kh_ctl_app_update_oidc(struct kh_ctl *ctl, int argc, char **argv);
 int kh_ctl_app_rotate_secret(struct kh_ctl *ctl, int argc, char **argv);
 
+/* admin/ctl/ctl_users.c: user show UID, user revoke-sessions UID --reason
+ * TEXT, audit tail [--user UID] [--count N] (helpdesk token) */
+int kh_ctl_user_show(struct kh_ctl *ctl, int argc, char **argv);
+int kh_ctl_user_revoke_sessions(struct kh_ctl *ctl, int argc, char **argv);
+int kh_ctl_audit_tail(struct kh_ctl *ctl, int argc, char **argv);
+
 #endif

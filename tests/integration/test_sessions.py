@@ -110,6 +110,14 @@ def session_key(cookie, prefix=PREFIX, secret=SECRET):
     return prefix + "s:" + hmac.new(secret, cookie.encode(), hashlib.sha256).hexdigest()
 
 
+def user_index_key(uid, prefix=PREFIX, secret=SECRET):
+    """The user's session index: prefix su: hex(HMAC(secret, "user" || folded uid))."""
+    msg = b""
+    for part in (b"user", uid.lower().encode()):
+        msg += len(part).to_bytes(4, "big") + part
+    return prefix + "su:" + hmac.new(secret, msg, hashlib.sha256).hexdigest()
+
+
 def throttle_key(kind, value, prefix=PREFIX):
     msg = b""
     for part in (b"throttle", kind.encode(), value.encode()):
@@ -171,7 +179,13 @@ def main():
     # --- what Redis holds ----------------------------------------------
     key = session_key(cookie)
     keys = r.keys()
-    ok(keys == [key.encode()], "the only key is prefix s: hex(HMAC(secret, cookie))", keys)
+    ix = user_index_key("taro")
+    ok(sorted(keys) == sorted([key.encode(), ix.encode()]),
+       "the only keys are prefix s: hex(HMAC(secret, cookie)) and the user's index su:", keys)
+    ok(r.command("SMEMBERS", ix) == [key[len(PREFIX) + 2:].encode()] and
+       0 < int(r.command("TTL", ix)) <= ABSOLUTE,
+       "the index holds the session's key hash, TTL the absolute lifetime",
+       (r.command("SMEMBERS", ix), r.command("TTL", ix)))
     raw = b64url_raw(cookie)
     everything = dump_bytes(r)
     ok(cookie.encode() not in everything and raw not in everything and
@@ -181,7 +195,8 @@ def main():
     names = sorted(fields[0::2])
     ok(names == sorted([b"uid", b"dn", b"display_name", b"mail", b"groups", b"amr", b"acr",
                         b"auth_time", b"created", b"abs_exp", b"client_ip", b"family_name",
-                        b"given_name", b"employee_number", b"department", b"title"]),
+                        b"given_name", b"employee_number", b"department", b"title",
+                        b"uix"]),
        "the hash has exactly the documented fields", names)
     ttl = r.command("TTL", key)
     ok(IDLE - 2 <= ttl <= IDLE, f"TTL is the idle timeout ({ttl})")
@@ -214,7 +229,7 @@ def main():
        f"(connections {conns} -> {after}, 1 for INFO itself)")
     flipped = ("B" if cookie[0] != "B" else "C") + cookie[1:]
     ok(rc(probe(conf, "get", flipped)) == KH_ERR_NOT_FOUND, "a well-formed unknown cookie: not found")
-    ok(r.keys() == [key.encode()], "failed lookups created nothing")
+    ok(sorted(r.keys()) == sorted([key.encode(), ix.encode()]), "failed lookups created nothing")
 
     # --- idle timeout slides, absolute lifetime holds ------------------
     r.command("EXPIRE", key, 5)
@@ -317,6 +332,8 @@ def main():
     ok(rc(probe(conf, "destroy", c)) == KH_OK, "destroy: ok")
     ok(rc(probe(conf, "get", c)) == KH_ERR_NOT_FOUND and r.command("EXISTS", session_key(c)) == 0,
        "destroyed session is gone")
+    ok(r.command("EXISTS", user_index_key("jiro")) == 0,
+       "destroy removes the session from its user's index")
     ok(rc(probe(conf, "destroy", c)) == KH_ERR_NOT_FOUND, "destroy twice: not found")
     old = probe(conf, "create", "saburo")["cookie"]
     res = probe(conf, "create", "saburo", old)
@@ -402,7 +419,9 @@ def main():
     res = probe(good, "create", "authuser")
     ok(rc(probe(good, "ping")) == KH_OK and rc(res) == KH_OK and
        rc(probe(good, "get", res["cookie"])) == KH_OK, "AUTH with the right password works")
-    ok(ra.keys(db=3) == [session_key(res["cookie"]).encode()] and ra.keys(db=0) == [],
+    ok(sorted(ra.keys(db=3)) == sorted([session_key(res["cookie"]).encode(),
+                                        user_index_key("authuser").encode()])
+       and ra.keys(db=0) == [],
        "SELECT db: keys land in the configured database")
     p = subprocess.run([PROBE, wrong, "create", "x"], capture_output=True, text=True)
     STDERR.append(p.stderr)
