@@ -219,25 +219,14 @@ kh_kv_del(struct kh_store *st, const char *tag, const char *id)
 {
 	char key[KV_KEY_MAX + 1];
 	size_t keylen = 0;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (st == NULL)
 		return KH_ERR_INVALID;
 	if ((r = kv_key(st, tag, id, key, &keylen)) != KH_OK)
 		return r;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			goto out;
-		if (redisAppendCommand(c, "DEL %b", key, keylen) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "DEL %b", key, keylen);
 	if (r != KH_OK)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER) {

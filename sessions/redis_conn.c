@@ -9,6 +9,7 @@
 #include "sessions/sessions.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,5 +473,30 @@ kh_store_user_key(
 		r = kh_store_key_from_mac(st, tag, mac, out, outlen);
 	explicit_bzero(mac, sizeof(mac));
 	explicit_bzero(folded, sizeof(folded));
+	return r;
+}
+
+int
+kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ...)
+{
+	redisContext *c;
+	va_list ap;
+	int attempt, rc, r = KH_ERR_UNAVAILABLE;
+
+	*rep = NULL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((r = kh_conn_get(st, &c)) != KH_OK)
+			return r;
+		va_start(ap, fmt);
+		rc = redisvAppendCommand(c, fmt, ap);
+		va_end(ap);
+		if (rc != REDIS_OK) {
+			kh_conn_drop(st);
+			r = KH_ERR_UNAVAILABLE;
+			continue;
+		}
+		if ((r = kh_conn_replies(st, c, rep, 1)) == KH_OK || !kh_conn_retryable(st))
+			break;
+	}
 	return r;
 }

@@ -557,9 +557,8 @@ kh_session_destroy(struct kh_store *st, const char *cookie)
 {
 	char key[KH_STORE_KEY_MAX + 1], ixpfx[KH_STORE_PREFIX_MAX + 8];
 	size_t keylen = 0;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (st == NULL)
 		return KH_ERR_INVALID;
@@ -567,19 +566,8 @@ kh_session_destroy(struct kh_store *st, const char *cookie)
 		return r;
 	snprintf(ixpfx, sizeof(ixpfx), "%s%s", st->prefix, USER_INDEX_TAG);
 	/* Idempotent: retried once on a fresh connection. */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			goto out;
-		if (redisAppendCommand(c, "EVAL %s 1 %b %b %s", destroy_script, key, keylen,
-			key + keylen - 2 * KH_HMAC_LEN, (size_t)(2 * KH_HMAC_LEN),
-			ixpfx) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "EVAL %s 1 %b %b %s", destroy_script, key, keylen,
+	    key + keylen - 2 * KH_HMAC_LEN, (size_t)(2 * KH_HMAC_LEN), ixpfx);
 	if (r != KH_OK)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER) {
@@ -629,9 +617,8 @@ kh_session_field_set(
 {
 	char key[KH_STORE_KEY_MAX + 1];
 	size_t keylen = 0;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (st == NULL || !xfield_ok(field) || (value == NULL && len != 0))
 		return KH_ERR_INVALID;
@@ -640,19 +627,8 @@ kh_session_field_set(
 	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
 		return r;
 	/* Setting a field to a value is idempotent: retried once. */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			goto out;
-		if (redisAppendCommand(c, "EVAL %s 1 %b %s %b %s", field_set_script, key, keylen,
-			field, value != NULL ? value : "", len,
-			value == NULL ? "1" : "0") != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "EVAL %s 1 %b %s %b %s", field_set_script, key, keylen,
+	    field, value != NULL ? value : "", len, value == NULL ? "1" : "0");
 	if (r != KH_OK)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER) {
@@ -675,10 +651,9 @@ kh_session_field_get(
 {
 	char key[KH_STORE_KEY_MAX + 1];
 	size_t keylen = 0;
-	redisContext *c;
 	redisReply *rep = NULL;
 	char *v = NULL;
-	int attempt, r;
+	int r;
 
 	if (value != NULL)
 		*value = NULL;
@@ -688,17 +663,7 @@ kh_session_field_get(
 		return KH_ERR_INVALID;
 	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
 		return r;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			goto out;
-		if (redisAppendCommand(c, "HGET %b %s", key, keylen, field) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "HGET %b %s", key, keylen, field);
 	if (r != KH_OK)
 		goto out;
 	kh_store_mark_up(st);

@@ -66,6 +66,10 @@ int kh_conn_replies(struct kh_store *st, redisContext *c, redisReply **replies, 
  * idempotent command. 0 after a timeout (a retry would only double the wait). */
 int kh_conn_retryable(struct kh_store *st);
 void kh_replies_free(redisReply **replies, size_t n);
+/* One command and its reply on this thread's connection, tried a second time
+ * on a fresh connection when the first found it closed or reset (for
+ * idempotent commands only). *rep is the reply on KH_OK (freeReplyObject). */
+int kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ...);
 /* Logs an unexpected reply (only its type and, for errors, the first word of
  * the message, which never holds key material). */
 void kh_reply_unexpected(const char *what, const redisReply *r);

@@ -220,27 +220,16 @@ int
 kh_throttle_reset(struct kh_store *st, enum kh_throttle_kind kind, const char *key)
 {
 	struct throttle_keys k;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (st == NULL)
 		return KH_ERR_INVALID;
 	if ((r = throttle_keys(st, kind, key, &k)) != KH_OK)
 		return r;
 	/* DEL is idempotent: retried once on a fresh connection. */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			goto out;
-		if (redisAppendCommand(
-			c, "DEL %b %b", k.counter, k.counter_len, k.lock, k.lock_len) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(
+	    st, &rep, "DEL %b %b", k.counter, k.counter_len, k.lock, k.lock_len);
 	if (r != KH_OK)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER) {
