@@ -255,9 +255,8 @@ kh_audit_read(
 	char key[KH_STORE_KEY_MAX + 1], cnt[24];
 	size_t keylen = 0, i;
 	struct kh_audit_entry *e = NULL;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -274,18 +273,7 @@ kh_audit_read(
 	}
 	snprintf(cnt, sizeof(cnt), "%ld", count);
 	/* A read: retried once on a fresh connection. */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			return r;
-		if (redisAppendCommand(c, "XREVRANGE %b + - COUNT %s", key, keylen, cnt) !=
-		    REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "XREVRANGE %b + - COUNT %s", key, keylen, cnt);
 	if (r != KH_OK)
 		return r;
 	r = KH_ERR_UNAVAILABLE;

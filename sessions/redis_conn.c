@@ -388,24 +388,13 @@ kh_conn_retryable(struct kh_store *st)
 int
 kh_store_ping(struct kh_store *st)
 {
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r = KH_ERR_UNAVAILABLE;
+	int r = KH_ERR_UNAVAILABLE;
 
 	if (st == NULL)
 		return KH_ERR_INVALID;
 	/* Idempotent: one fresh connection is tried after a failure. */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			return r;
-		if (redisAppendCommand(c, "PING") != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "PING");
 	if (r != KH_OK)
 		return r;
 	if (rep->type == REDIS_REPLY_STATUS && rep->len == 4 && memcmp(rep->str, "PONG", 4) == 0) {

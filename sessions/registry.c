@@ -109,9 +109,8 @@ int
 kh_registry_version(struct kh_store *st, long long *version)
 {
 	struct reg_keys k;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (version != NULL)
 		*version = 0;
@@ -119,17 +118,7 @@ kh_registry_version(struct kh_store *st, long long *version)
 		return KH_ERR_INVALID;
 	if ((r = reg_keys(st, NULL, &k)) != KH_OK)
 		return r;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			return r;
-		if (redisAppendCommand(c, "GET %b", k.version, k.version_len) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "GET %b", k.version, k.version_len);
 	if (r != KH_OK)
 		return r;
 	if ((r = parse_version(rep, version)) == KH_OK)
@@ -360,9 +349,8 @@ int
 kh_registry_get(struct kh_store *st, const char *id, char **json)
 {
 	struct reg_keys k;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (json != NULL)
 		*json = NULL;
@@ -370,17 +358,7 @@ kh_registry_get(struct kh_store *st, const char *id, char **json)
 		return KH_ERR_INVALID;
 	if ((r = reg_keys(st, id, &k)) != KH_OK)
 		return r;
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			return r;
-		if (redisAppendCommand(c, "GET %b", k.app, k.app_len) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "GET %b", k.app, k.app_len);
 	if (r != KH_OK)
 		return r;
 	if (rep->type == REDIS_REPLY_NIL) {

@@ -810,11 +810,10 @@ kh_session_list_user(struct kh_store *st, const char *uid, struct kh_session_inf
 	char ix[KH_STORE_KEY_MAX + 1], spfx[KH_STORE_PREFIX_MAX + 8], max_s[24];
 	size_t ixlen = 0, cnt, i, j, kept = 0;
 	struct kh_session_info *v = NULL;
-	redisContext *c;
 	redisReply *rep = NULL;
 	const redisReply *const *e;
 	int64_t now = kh_time(), limit;
-	int attempt, r;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -827,18 +826,8 @@ kh_session_list_user(struct kh_store *st, const char *uid, struct kh_session_inf
 	snprintf(spfx, sizeof(spfx), "%ss:", st->prefix);
 	snprintf(max_s, sizeof(max_s), "%d", KH_SESSION_LIST_MAX);
 	/* Only prunes what is already gone: retried once. */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			return r;
-		if (redisAppendCommand(
-			c, "EVAL %s 1 %b %s %s", list_script, ix, ixlen, spfx, max_s) != REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(
+	    st, &rep, "EVAL %s 1 %b %s %s", list_script, ix, ixlen, spfx, max_s);
 	if (r != KH_OK)
 		return r;
 	r = KH_ERR_UNAVAILABLE;
@@ -902,9 +891,8 @@ kh_session_revoke_user(struct kh_store *st, const char *uid, long *count)
 {
 	char ix[KH_STORE_KEY_MAX + 1], spfx[KH_STORE_PREFIX_MAX + 8];
 	size_t ixlen = 0;
-	redisContext *c;
 	redisReply *rep = NULL;
-	int attempt, r;
+	int r;
 
 	if (count != NULL)
 		*count = 0;
@@ -914,18 +902,7 @@ kh_session_revoke_user(struct kh_store *st, const char *uid, long *count)
 		return r;
 	snprintf(spfx, sizeof(spfx), "%ss:", st->prefix);
 	/* Deleting is idempotent: retried once (the count may then be low). */
-	for (attempt = 0; attempt < 2; attempt++) {
-		if ((r = kh_conn_get(st, &c)) != KH_OK)
-			goto out;
-		if (redisAppendCommand(c, "EVAL %s 1 %b %s", revoke_script, ix, ixlen, spfx) !=
-		    REDIS_OK) {
-			kh_conn_drop(st);
-			r = KH_ERR_UNAVAILABLE;
-			continue;
-		}
-		if ((r = kh_conn_replies(st, c, &rep, 1)) == KH_OK || !kh_conn_retryable(st))
-			break;
-	}
+	r = kh_conn_command_retry(st, &rep, "EVAL %s 1 %b %s", revoke_script, ix, ixlen, spfx);
 	if (r != KH_OK)
 		goto out;
 	if (rep->type != REDIS_REPLY_INTEGER) {
