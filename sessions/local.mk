@@ -21,12 +21,14 @@ sessions_test_store_LDADD = $(KH_SESSIONS_LIBS) $(KH_COMMON_LIBS)
 
 # Driven by tests/integration/test_sessions.py against a private redis-server.
 noinst_PROGRAMS += tests/integration/session_probe
-tests_integration_session_probe_SOURCES = tests/integration/session_probe.c
+tests_integration_session_probe_SOURCES = tests/integration/session_probe.c \
+	tests/integration/probe_shell.h
 tests_integration_session_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_integration_session_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)
 
 # Driven by tests/integration/test_kv.py: kv.h and registry.h.
 noinst_PROGRAMS += tests/integration/kv_probe
-tests_integration_kv_probe_SOURCES = tests/integration/kv_probe.c
+tests_integration_kv_probe_SOURCES = tests/integration/kv_probe.c \
+	tests/integration/probe_shell.h
 tests_integration_kv_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_integration_kv_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)

@@ -34,6 +34,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/errors.h"
+#include "tests/integration/probe_shell.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "sessions/kv.h"
@@ -41,7 +42,6 @@
 #include "sessions/sessions.h"
 
 #define LINE_MAX_LEN (1200 * 1024)
-#define MAX_ARGS 8
 
 static struct kh_store *store;
 
@@ -340,28 +340,7 @@ usage:
 static int
 shell(void)
 {
-	char *line, *argv[MAX_ARGS], *p, *save = NULL;
-	int argc;
-
-	if ((line = malloc(LINE_MAX_LEN)) == NULL)
-		return -1;
-	while (fgets(line, LINE_MAX_LEN, stdin) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		argc = 0;
-		for (p = strtok_r(line, " \t", &save); p != NULL && argc < MAX_ARGS;
-		     p = strtok_r(NULL, " \t", &save))
-			argv[argc++] = p;
-		if (argc == 0)
-			continue;
-		if (strcmp(argv[0], "quit") == 0)
-			break;
-		if (run(argc, argv) != 0) {
-			printf("{\"rc\":%d,\"error\":\"usage\"}\n", KH_ERR_INVALID);
-			fflush(stdout);
-		}
-	}
-	free(line);
-	return 0;
+	return probe_shell(run, LINE_MAX_LEN);
 }
 
 int
