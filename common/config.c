@@ -109,6 +109,21 @@ static const struct cfg_entry cfg_table[] = {
 
 	{ "admin", "tokens_file", CFG_STR, O(admin_tokens_file), "", 0, 0, 0 },
 
+	{ "mfa", "kek", CFG_SECRET, O(mfa_kek), "", 0, 0, 0 },
+	{ "mfa", "issuer", CFG_STR, O(mfa_issuer), "Kakehashi", 0, 0, 0 },
+	{ "mfa", "totp_window", CFG_INT, O(mfa_totp_window), "1", 0, 2, 0 },
+	{ "mfa", "max_failures", CFG_INT, O(mfa_max_failures), "5", 1, 100, 0 },
+	{ "mfa", "failure_window", CFG_INT, O(mfa_failure_window), "900", 60, 86400, 0 },
+	{ "mfa", "lock_duration", CFG_INT, O(mfa_lock_duration), "900", 60, 86400, 0 },
+	{ "mfa", "bypass_ttl", CFG_INT, O(mfa_bypass_ttl), "14400", 300, 172800, 0 },
+	{ "mfa", "remember_days", CFG_INT, O(mfa_remember_days), "30", 0, 365, 0 },
+	{ "mfa", "enrol_zones", CFG_STR, O(mfa_enrol_zones), "gov", 0, 0, 0 },
+	{ "mfa", "webauthn_rp_id", CFG_STR, O(mfa_webauthn_rp_id), "", 0, 0, 0 },
+	{ "mfa", "webauthn_attestation", CFG_STR, O(mfa_webauthn_attestation), "none", 0, 0, 0 },
+	{ "mfa", "webauthn_require_uv", CFG_BOOL, O(mfa_webauthn_require_uv), "no", 0, 0, 0 },
+
+	{ "policy", "file", CFG_STR, O(policy_file), "", 0, 0, 0 },
+
 	{ "registry", "poll_ms", CFG_INT, O(registry_poll_ms), "1000", 100, 60000, 0 },
 
 	{ "log", "level", CFG_STR, O(log_level), "info", 0, 0, 0 },
@@ -344,6 +359,37 @@ cross_check(struct kh_config *cfg, char **err)
 		set_err(err, "[keys] rsa_key and rsa_cert go together");
 		return KH_ERR_CONFIG;
 	}
+	if (*cfg->mfa_kek != '\0') {
+		if (strlen(cfg->mfa_kek) != 2 * sizeof(cfg->mfa_kek_bytes) ||
+		    kh_hex_decode(cfg->mfa_kek, cfg->mfa_kek_bytes, sizeof(cfg->mfa_kek_bytes)) !=
+			KH_OK) {
+			set_err(err,
+			    "[mfa] kek must be 32 random bytes written as hex "
+			    "(make one with: openssl rand -hex 32)");
+			return KH_ERR_CONFIG;
+		}
+	} else {
+		/* Derived from the session secret under its own label. */
+		static const char label[] = "kakehashi mfa key-encryption key";
+		if (kh_hmac_sha256(cfg->session_key, cfg->session_key_len, label, sizeof(label) - 1,
+			cfg->mfa_kek_bytes) != KH_OK)
+			return KH_ERR_CONFIG;
+	}
+	if (strcmp(cfg->mfa_webauthn_attestation, "none") != 0 &&
+	    strcmp(cfg->mfa_webauthn_attestation, "direct") != 0) {
+		set_err(err, "[mfa] webauthn_attestation must be none or direct");
+		return KH_ERR_CONFIG;
+	}
+	if (*cfg->mfa_webauthn_rp_id == '\0') {
+		/* The host of base_url. */
+		const char *h = strstr(cfg->base_url, "://");
+		size_t n;
+		h = h != NULL ? h + 3 : cfg->base_url;
+		n = strcspn(h, ":/");
+		free(cfg->mfa_webauthn_rp_id);
+		if ((cfg->mfa_webauthn_rp_id = strndup(h, n)) == NULL)
+			return KH_ERR_NOMEM;
+	}
 	{
 		enum kh_log_level lvl;
 		if (kh_log_level_parse(cfg->log_level, &lvl) != KH_OK) {
@@ -518,6 +564,6 @@ kh_config_free(struct kh_config *cfg)
 		if (cfg_table[i].type == CFG_STR || cfg_table[i].type == CFG_SECRET)
 			kh_free_str(*(char **)(base + cfg_table[i].offset));
 	free(cfg->listen_host);
-	explicit_bzero(cfg, sizeof(*cfg));
+	explicit_bzero(cfg, sizeof(*cfg)); /* keys included */
 	free(cfg);
 }

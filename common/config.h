@@ -102,6 +102,24 @@ struct kh_config {
 	/* [admin] */
 	char *admin_tokens_file;
 
+	/* [mfa] */
+	char *mfa_kek; /* hex, 32 bytes: seals TOTP secrets; "" = derived from the session secret */
+	unsigned char mfa_kek_bytes[32]; /* derived */
+	char *mfa_issuer; /* the name authenticator apps show */
+	long mfa_totp_window;
+	long mfa_max_failures;
+	long mfa_failure_window;
+	long mfa_lock_duration;
+	long mfa_bypass_ttl;
+	long mfa_remember_days; /* 0: no "remember this device" */
+	char *mfa_enrol_zones; /* where a user without any factor may enrol with a password */
+	char *mfa_webauthn_rp_id; /* derived default: the host of base_url */
+	char *mfa_webauthn_attestation; /* none | direct */
+	int mfa_webauthn_require_uv;
+
+	/* [policy] */
+	char *policy_file; /* "" = the built-in prefecture default */
+
 	/* [registry] */
 	long registry_poll_ms;
 

@@ -16,6 +16,7 @@ kh_strerror(int err)
 	case KH_ERR_IO: return "I/O error";
 	case KH_ERR_CRYPTO: return "cryptographic failure";
 	case KH_ERR_EXISTS: return "already exists";
+	case KH_ERR_REPLAY: return "already used";
 	}
 	return "unknown error";
 }

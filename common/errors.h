@@ -17,6 +17,7 @@ enum kh_err {
 	KH_ERR_IO = -9, /* file or socket error */
 	KH_ERR_CRYPTO = -10, /* a cryptographic primitive failed */
 	KH_ERR_EXISTS = -11, /* record already exists */
+	KH_ERR_REPLAY = -12, /* a one-time value used again (TOTP step, sign counter) */
 };
 
 const char *kh_strerror(int err);

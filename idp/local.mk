@@ -11,13 +11,18 @@ libkh_idp_a_SOURCES = \
 	idp/metrics.c idp/metrics.h \
 	idp/page.c idp/page.h \
 	idp/pending.c idp/pending.h \
+	idp/policy.c idp/policy.h idp/policy_default.c \
+	idp/qr.c idp/qr.h \
 	idp/routes.c \
-	idp/static.c
+	idp/static.c \
+	idp/webauthn.c idp/webauthn.h idp/webauthn_js.c
 libkh_idp_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(OPENSSL_CFLAGS) $(LASSO_CFLAGS) $(JWT_CFLAGS) \
-	$(OAUTH2_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(HIREDIS_CFLAGS)
+	$(OAUTH2_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(HIREDIS_CFLAGS) \
+	$(QRENCODE_CFLAGS) $(CBOR_CFLAGS)
 
 sbin_PROGRAMS += kakehashid
 kakehashid_SOURCES = idp/main.c
 kakehashid_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 kakehashid_LDADD = libkh_idp.a $(KH_CERTS_LIBS) $(KH_LDAP_LIBS) $(KH_SESSIONS_LIBS) $(LASSO_LIBS) \
-	$(OAUTH2_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(KH_COMMON_LIBS)
+	$(OAUTH2_LIBS) $(CURL_LIBS) $(JANSSON_LIBS) $(MHD_LIBS) $(QRENCODE_LIBS) \
+	$(CBOR_LIBS) $(KH_COMMON_LIBS)

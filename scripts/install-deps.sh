@@ -7,7 +7,8 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   liblasso3-dev libglib2.0-dev liboauth2-dev libssl-dev libjwt-dev libhiredis-dev
-  libmicrohttpd-dev libjansson-dev libldap-dev libinih-dev libcurl4-openssl-dev"
+  libmicrohttpd-dev libjansson-dev libldap-dev libinih-dev libcurl4-openssl-dev
+  libqrencode-dev liboath-dev libcbor-dev"
 RUN_PKGS="slapd ldap-utils redis-server redis-tools openssl curl python3 ca-certificates"
 TEST_PKGS="chromium nodejs npm valgrind clang libclang-rt-14-dev clang-format
   apache2 libapache2-mod-auth-mellon libapache2-mod-auth-openidc python3-pysaml2 xmlsec1

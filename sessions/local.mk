@@ -3,6 +3,9 @@ noinst_LIBRARIES += libkh_sessions.a
 libkh_sessions_a_SOURCES = \
 	sessions/audit.c sessions/audit.h \
 	sessions/kv.c sessions/kv.h \
+	sessions/mfa.c sessions/mfa.h sessions/mfa_int.h \
+	sessions/mfa_codes.c sessions/mfa_devices.c \
+	sessions/mfa_totp.c sessions/mfa_webauthn.c \
 	sessions/redis_conn.c \
 	sessions/registry.c sessions/registry.h \
 	sessions/session.c \
@@ -32,3 +35,10 @@ tests_integration_kv_probe_SOURCES = tests/integration/kv_probe.c \
 	tests/integration/probe_shell.h
 tests_integration_kv_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 tests_integration_kv_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)
+
+# Driven by tests/integration/test_mfa_store.py: mfa.h.
+noinst_PROGRAMS += tests/integration/mfa_probe
+tests_integration_mfa_probe_SOURCES = tests/integration/mfa_probe.c \
+	tests/integration/probe_shell.h
+tests_integration_mfa_probe_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_integration_mfa_probe_LDADD = $(KH_SESSIONS_LIBS) $(JANSSON_LIBS) $(KH_COMMON_LIBS)

@@ -466,19 +466,19 @@ kh_store_user_key(
 }
 
 int
-kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ...)
+kh_conn_vcommand(struct kh_store *st, int retry, redisReply **rep, const char *fmt, va_list ap)
 {
 	redisContext *c;
-	va_list ap;
+	va_list aq;
 	int attempt, rc, r = KH_ERR_UNAVAILABLE;
 
 	*rep = NULL;
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0; attempt < (retry ? 2 : 1); attempt++) {
 		if ((r = kh_conn_get(st, &c)) != KH_OK)
 			return r;
-		va_start(ap, fmt);
-		rc = redisvAppendCommand(c, fmt, ap);
-		va_end(ap);
+		va_copy(aq, ap);
+		rc = redisvAppendCommand(c, fmt, aq);
+		va_end(aq);
 		if (rc != REDIS_OK) {
 			kh_conn_drop(st);
 			r = KH_ERR_UNAVAILABLE;
@@ -487,5 +487,17 @@ kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ..
 		if ((r = kh_conn_replies(st, c, rep, 1)) == KH_OK || !kh_conn_retryable(st))
 			break;
 	}
+	return r;
+}
+
+int
+kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = kh_conn_vcommand(st, 1, rep, fmt, ap);
+	va_end(ap);
 	return r;
 }

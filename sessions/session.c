@@ -645,6 +645,44 @@ out:
 	return r;
 }
 
+static const char set_auth_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'amr', ARGV[1], 'acr', ARGV[2])\n"
+    "return 1\n";
+
+int
+kh_session_set_auth(struct kh_store *st, const char *cookie, const char *amr, const char *acr)
+{
+	char key[KH_STORE_KEY_MAX + 1];
+	size_t keylen = 0;
+	redisReply *rep = NULL;
+	int r;
+
+	if (st == NULL || amr == NULL || acr == NULL)
+		return KH_ERR_INVALID;
+	if ((r = check_len(amr)) != KH_OK || (r = check_len(acr)) != KH_OK)
+		return r;
+	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
+		return r;
+	/* Idempotent (the same values again): retried once. */
+	r = kh_conn_command_retry(
+	    st, &rep, "EVAL %s 1 %b %s %s", set_auth_script, key, keylen, amr, acr);
+	if (r != KH_OK)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		kh_reply_unexpected("EVAL set_auth", rep);
+		r = KH_ERR_UNAVAILABLE;
+		goto out;
+	}
+	kh_store_mark_up(st);
+	r = rep->integer == 1 ? KH_OK : KH_ERR_NOT_FOUND;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
+	explicit_bzero(key, sizeof(key));
+	return r;
+}
+
 int
 kh_session_field_get(
     struct kh_store *st, const char *cookie, const char *field, char **value, size_t *len)

@@ -57,6 +57,12 @@ int kh_session_get(struct kh_store *st, const char *cookie, struct kh_session **
 int kh_session_destroy(struct kh_store *st, const char *cookie);
 void kh_session_free(struct kh_session *s);
 
+/* Records a second factor: replaces the session's amr and acr (e.g. "pwd otp
+ * mfa", "urn:kakehashi:acr:mfa"). auth_time and the id stay: the SSO session
+ * keeps its SAML SessionIndex and OIDC sid. KH_ERR_NOT_FOUND when the
+ * session is gone. */
+int kh_session_set_auth(struct kh_store *st, const char *cookie, const char *amr, const char *acr);
+
 /* Module data in the session hash (e.g. "x_saml" = the lasso session dump,
  * "x_rps" = the OIDC clients signed in to). field: "x_" then [a-z0-9_],
  * at most KH_SESSION_XFIELD_NAME_MAX characters (else KH_ERR_INVALID);

@@ -6,6 +6,7 @@
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -70,11 +71,25 @@ void kh_replies_free(redisReply **replies, size_t n);
  * on a fresh connection when the first found it closed or reset (for
  * idempotent commands only). *rep is the reply on KH_OK (freeReplyObject). */
 int kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ...);
+/* The same with a va_list; retry 0 sends it once (for commands that must
+ * not run twice: single-use scripts). */
+int kh_conn_vcommand(struct kh_store *st, int retry, redisReply **rep, const char *fmt, va_list ap);
 /* Logs an unexpected reply (only its type and, for errors, the first word of
  * the message, which never holds key material). */
 void kh_reply_unexpected(const char *what, const redisReply *r);
 /* Records success after a failure (logs "redis.recovered" once). */
 void kh_store_mark_up(struct kh_store *st);
+
+/* Counts one failure on the counter key and locks with the lock key at
+ * max_failures (sessions/throttle.c; used by the login throttle and by MFA):
+ * one atomic EVAL: INCR, the window from the first failure (a counter left
+ * without a TTL gets one), SET ... EX lock_seconds at max, a lock left
+ * without a TTL repaired. Not idempotent (it counts): never retried.
+ * *failures (capped at 0x7fffffff) and *locked_for (at most lock_seconds);
+ * an unexpected reply is logged as what. */
+int kh_throttle_count(struct kh_store *st, const char *what, const char *counter,
+    size_t counter_len, const char *lock, size_t lock_len, long window, long max_failures,
+    long lock_seconds, long *failures, long *locked_for);
 
 /* prefix ‖ tag ‖ hex(mac) into out[KH_STORE_KEY_MAX + 1]; mac is an HMAC
  * under the server secret computed by the caller. */

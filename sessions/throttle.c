@@ -19,10 +19,11 @@
 
 #define LOCK_SUFFIX ":lock"
 
-/* KEYS[1] counter, KEYS[2] lock; ARGV window, max, lock_duration.
- * Counts the failure, gives a counter without TTL its window (the first
- * failure, or a counter left without one), locks at max. Returns
- * {failures, seconds locked}. Atomic, one round trip. */
+/* KEYS[1] counter, KEYS[2] lock; ARGV window, max, lock seconds. The
+ * login throttle's and MFA's (kh_throttle_count): counts the failure, gives
+ * a counter without TTL its window (the first failure, or a counter left
+ * without one), locks at max (a lock left without TTL is repaired).
+ * Returns {failures, seconds locked}. Atomic, one round trip. */
 static const char fail_script[] =
     "local n = redis.call('INCR', KEYS[1])\n"
     "if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"
@@ -167,9 +168,6 @@ kh_throttle_fail(struct kh_store *st, enum kh_throttle_kind kind, const char *ke
     long *locked_for)
 {
 	struct throttle_keys k;
-	redisContext *c;
-	redisReply *rep = NULL;
-	char win[24], max[24], dur[24];
 	int r;
 
 	if (failures != NULL)
@@ -180,38 +178,10 @@ kh_throttle_fail(struct kh_store *st, enum kh_throttle_kind kind, const char *ke
 		return KH_ERR_INVALID;
 	if ((r = throttle_keys(st, kind, key, &k)) != KH_OK)
 		return r;
-	snprintf(win, sizeof(win), "%ld", st->failure_window);
-	snprintf(max, sizeof(max), "%ld",
-	    kind == KH_THROTTLE_USER ? st->user_max_failures : st->ip_max_failures);
-	snprintf(dur, sizeof(dur), "%ld", st->lock_duration);
-	/* Not idempotent (it counts): never retried. */
-	if ((r = kh_conn_get(st, &c)) != KH_OK)
-		goto out;
-	if (redisAppendCommand(c, "EVAL %s 2 %b %b %s %s %s", fail_script, k.counter, k.counter_len,
-		k.lock, k.lock_len, win, max, dur) != REDIS_OK) {
-		kh_conn_drop(st);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	if ((r = kh_conn_replies(st, c, &rep, 1)) != KH_OK)
-		goto out;
-	r = KH_ERR_UNAVAILABLE;
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-	    rep->element[1]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 1 ||
-	    rep->element[1]->integer < 0) {
-		kh_reply_unexpected("EVAL throttle", rep);
-		goto out;
-	}
-	*failures =
-	    rep->element[0]->integer > 0x7fffffff ? 0x7fffffff : (long)rep->element[0]->integer;
-	*locked_for = rep->element[1]->integer > st->lock_duration ? st->lock_duration
-								   : (long)rep->element[1]->integer;
-	kh_store_mark_up(st);
-	r = KH_OK;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_throttle_count(st, "EVAL throttle", k.counter, k.counter_len, k.lock, k.lock_len,
+	    st->failure_window,
+	    kind == KH_THROTTLE_USER ? st->user_max_failures : st->ip_max_failures,
+	    st->lock_duration, failures, locked_for);
 	explicit_bzero(&k, sizeof(k));
 	return r;
 }
@@ -243,5 +213,51 @@ out:
 	if (rep != NULL)
 		freeReplyObject(rep);
 	explicit_bzero(&k, sizeof(k));
+	return r;
+}
+
+int
+kh_throttle_count(struct kh_store *st, const char *what, const char *counter, size_t counter_len,
+    const char *lock, size_t lock_len, long window, long max_failures, long lock_seconds,
+    long *failures, long *locked_for)
+{
+	redisContext *c;
+	redisReply *rep = NULL;
+	char win[24], max[24], dur[24];
+	int r;
+
+	*failures = 0;
+	*locked_for = 0;
+	snprintf(win, sizeof(win), "%ld", window);
+	snprintf(max, sizeof(max), "%ld", max_failures);
+	snprintf(dur, sizeof(dur), "%ld", lock_seconds);
+	/* Not idempotent (it counts): never retried. */
+	if ((r = kh_conn_get(st, &c)) != KH_OK)
+		goto out;
+	if (redisAppendCommand(c, "EVAL %s 2 %b %b %s %s %s", fail_script, counter, counter_len,
+		lock, lock_len, win, max, dur) != REDIS_OK) {
+		kh_conn_drop(st);
+		r = KH_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if ((r = kh_conn_replies(st, c, &rep, 1)) != KH_OK)
+		goto out;
+	r = KH_ERR_UNAVAILABLE;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    rep->element[1]->type != REDIS_REPLY_INTEGER || rep->element[0]->integer < 1 ||
+	    rep->element[1]->integer < 0) {
+		kh_reply_unexpected(what, rep);
+		goto out;
+	}
+	*failures =
+	    rep->element[0]->integer > 0x7fffffff ? 0x7fffffff : (long)rep->element[0]->integer;
+	*locked_for =
+	    rep->element[1]->integer > lock_seconds ? lock_seconds : (long)rep->element[1]->integer;
+	kh_store_mark_up(st);
+	r = KH_OK;
+out:
+	if (rep != NULL)
+		freeReplyObject(rep);
 	return r;
 }

@@ -42,6 +42,8 @@ ldap_ad|connectors/ldap/ldap_ad.c|
 saml_msg|idp/saml/msg.c idp/http.c common/str.c common/buf.c common/errors.c|lasso libxml-2.0 libmicrohttpd openssl zlib|$GC
 oidc_jose|idp/oidc/jose.c common/crypto.c common/errors.c|openssl jansson
 oidc_client_doc|idp/oidc/clients.c common/str.c common/crypto.c common/errors.c|openssl jansson|$GC
+webauthn|idp/webauthn.c common/crypto.c common/errors.c|openssl jansson libcbor|$GC
+policy|idp/policy.c idp/policy_default.c common/str.c common/errors.c|jansson|$GC
 "
 
 CFLAGS_FUZZ="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
