@@ -256,6 +256,26 @@ valid_ip(const char *s)
 	return inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1;
 }
 
+/* The last X-Forwarded-For header line: several lines form one list (RFC
+ * 9110 5.3), and a proxy may add its own line after the client's. */
+struct xff_last {
+	const char *value;
+	size_t lines;
+};
+
+static enum MHD_Result
+xff_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct xff_last *x = cls;
+
+	(void)kind;
+	if (key != NULL && strcasecmp(key, "X-Forwarded-For") == 0) {
+		x->value = value;
+		x->lines++;
+	}
+	return MHD_YES;
+}
+
 /* The peer address; X-Forwarded-For is believed only from a configured proxy,
  * and then only its last (proxy-appended) element. */
 static void
@@ -279,7 +299,12 @@ resolve_client_ip(struct kh_req *req, struct MHD_Connection *conn)
 		    req->client_ip, sizeof(req->client_ip));
 	if (!is_trusted_proxy(req->app, req->client_ip))
 		return;
-	xff = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For");
+	req->from_proxy = 1;
+	{
+		struct xff_last x = { NULL, 0 };
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, xff_cb, &x);
+		xff = x.value;
+	}
 	if (xff == NULL || strlen(xff) > 2048)
 		return;
 	last = strrchr(xff, ',');
@@ -329,6 +354,7 @@ add_security_headers(struct MHD_Response *r, int html, int own_csp)
 	if (html && !own_csp)
 		MHD_add_response_header(r, "Content-Security-Policy",
 		    "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+		    "script-src 'self'; connect-src 'self'; "
 		    "frame-ancestors 'none'; base-uri 'none'");
 	if (html)
 		MHD_add_response_header(r, "X-Frame-Options", "DENY");

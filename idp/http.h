@@ -49,6 +49,9 @@ struct kh_req {
 	struct kh_params form;
 	int form_error; /* KH_ERR_* while reading the body */
 	char client_ip[48];
+	/* The peer is a configured trusted proxy: its X-Forwarded-For and
+	 * device headers are believed. */
+	int from_proxy;
 	char rid[KH_RID_LEN + 1]; /* request id: logs and error pages */
 	enum kh_lang lang;
 	int lang_from_query; /* ?lang= chose the language: remember it in a cookie */

@@ -10,6 +10,7 @@ struct kh_store;
 struct kh_metrics;
 struct kh_keyset;
 struct kh_apps;
+struct kh_policy_set;
 
 struct kh_idp {
 	const struct kh_config *cfg;
@@ -18,6 +19,7 @@ struct kh_idp {
 	struct kh_metrics *metrics;
 	struct kh_keyset *keys; /* signing keys (certs/keys.h) */
 	struct kh_apps *apps; /* registry view holder (idp/apps.h) */
+	struct kh_policy_set *policy; /* access policy (idp/policy.h), immutable */
 	void *saml_global; /* module-wide state of idp/saml */
 	void *oidc_global; /* module-wide state of idp/oidc */
 	void *mhd; /* struct MHD_Daemon */

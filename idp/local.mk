@@ -1,5 +1,6 @@
 noinst_LIBRARIES += libkh_idp.a
 libkh_idp_a_SOURCES = \
+	idp/access.c idp/access.h \
 	idp/apps.c idp/apps.h \
 	idp/csrf.c idp/csrf.h \
 	idp/delay.c idp/delay.h \
@@ -9,6 +10,7 @@ libkh_idp_a_SOURCES = \
 	idp/idp.h \
 	idp/login.c \
 	idp/metrics.c idp/metrics.h \
+	idp/mfa.c idp/mfa.h idp/mfa_setup.c idp/mfa_webauthn.c \
 	idp/page.c idp/page.h \
 	idp/pending.c idp/pending.h \
 	idp/policy.c idp/policy.h idp/policy_default.c \

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "connectors/connector.h"
+#include "idp/access.h"
 #include "idp/csrf.h"
 #include "idp/idp.h"
 #include "idp/metrics.h"
@@ -55,13 +56,8 @@ render_login_form(struct kh_req *req, struct kh_resp *resp, const struct form_st
 			kh_page_text(resp, kh_msg(l, M_CHANGE_PASSWORD_AT));
 			kh_page_raw(resp, "</a></p>\n");
 		}
-		if (fs->show_helpdesk && *cfg->login_helpdesk != '\0') {
-			kh_page_raw(resp, "<p id=\"helpdesk\">");
-			kh_page_text(resp, kh_msg(l, M_CONTACT_HELPDESK));
-			kh_page_raw(resp, ": ");
-			kh_page_text(resp, cfg->login_helpdesk);
-			kh_page_raw(resp, "</p>\n");
-		}
+		if (fs->show_helpdesk)
+			kh_page_helpdesk(req, resp);
 	}
 	kh_page_raw(resp, "<p>");
 	kh_page_text(resp, kh_msg(l, M_LOGIN_LEAD));
@@ -131,8 +127,10 @@ render_signed_in(struct kh_req *req, struct kh_resp *resp, const struct kh_sessi
 	kh_page_text(resp, s->uid);
 	kh_page_raw(resp, "</span>)</p>\n<p>");
 	kh_page_text(resp, kh_msg(l, M_SIGNED_IN_NOTE));
+	kh_page_raw(resp, "</p>\n<p><a id=\"mfa-settings\" href=\"/mfa/setup\">");
+	kh_page_text(resp, kh_msg(l, M_MFA_SETUP_TITLE));
 	kh_page_raw(resp,
-	    "</p>\n<form method=\"post\" action=\"/logout\">\n"
+	    "</a></p>\n<form method=\"post\" action=\"/logout\">\n"
 	    "<input type=\"hidden\" name=\"csrf\" value=\"");
 	kh_page_text(resp, token);
 	kh_page_raw(resp, "\">\n<button type=\"submit\" id=\"logout\">");
@@ -449,8 +447,7 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 
 	/* Success: a new session id every time (no fixation). */
 	old_cookie = kh_req_cookie(req, cfg->session_cookie);
-	r = kh_session_create(
-	    st, id, "pwd", "urn:kakehashi:acr:pwd", req->client_ip, old_cookie, cookie);
+	r = kh_session_create(st, id, "pwd", KH_ACR_PWD, req->client_ip, old_cookie, cookie);
 	if (r != KH_OK) {
 		kh_metrics_login(req->app->metrics, KH_LOGIN_UNAVAILABLE);
 		unavailable(req, resp, "redis");

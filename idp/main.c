@@ -18,6 +18,8 @@
 #include "common/str.h"
 #include "connectors/connector.h"
 #include "certs/keys.h"
+#include "common/totp.h"
+#include "idp/policy.h"
 #include "idp/apps.h"
 #include "idp/idp.h"
 #include "idp/metrics.h"
@@ -131,6 +133,16 @@ main(int argc, char **argv)
 			kh_saml_global_free(&probe);
 		}
 		kh_keys_free(ks);
+		{
+			struct kh_policy_set *ps = NULL;
+			char perr[512];
+			if (kh_policy_load(cfg->policy_file, &ps, perr, sizeof(perr)) != KH_OK) {
+				fprintf(stderr, "kakehashid: policy: %s\n", perr);
+				kh_config_free(cfg);
+				return 1;
+			}
+			kh_policy_free(ps);
+		}
 		printf("kakehashid: configuration %s is valid\n", path);
 		kh_config_free(cfg);
 		return 0;
@@ -166,6 +178,17 @@ main(int argc, char **argv)
 	if (kh_keys_load(cfg, &app.keys, &err) != KH_OK) {
 		fprintf(stderr, "kakehashid: %s\n", err ? err : "cannot load the signing keys");
 		free(err);
+		goto out;
+	}
+	{
+		char perr[512];
+		if (kh_policy_load(cfg->policy_file, &app.policy, perr, sizeof(perr)) != KH_OK) {
+			fprintf(stderr, "kakehashid: policy: %s\n", perr);
+			goto out;
+		}
+	}
+	if (kh_totp_global_init() != KH_OK) {
+		fprintf(stderr, "kakehashid: cannot initialise liboath\n");
 		goto out;
 	}
 	if (kh_ldap_connector_new(cfg, &app.connector) != KH_OK) {
@@ -212,6 +235,8 @@ out:
 	kh_connector_free(app.connector);
 	kh_metrics_free(app.metrics);
 	kh_keys_free(app.keys);
+	kh_policy_free(app.policy);
+	kh_totp_global_done();
 	while (app.nproxies > 0)
 		free(app.proxies[--app.nproxies]);
 	free(app.proxies);

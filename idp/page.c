@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "idp/idp.h"
 
 void
@@ -84,6 +85,40 @@ kh_page_end(struct kh_req *req, struct kh_resp *resp)
 }
 
 void
+kh_page_helpdesk(struct kh_req *req, struct kh_resp *resp)
+{
+	const char *h = req->app->cfg->login_helpdesk;
+
+	if (*h == '\0')
+		return;
+	kh_page_raw(resp, "<p id=\"helpdesk\">");
+	kh_page_text(resp, kh_msg(req->lang, M_CONTACT_HELPDESK));
+	kh_page_raw(resp, ": ");
+	kh_page_text(resp, h);
+	kh_page_raw(resp, "</p>\n");
+}
+
+void
+kh_page_reference(struct kh_req *req, struct kh_resp *resp)
+{
+	kh_page_raw(resp, "<p class=\"ref\">");
+	kh_page_text(resp, kh_msg(req->lang, M_REFERENCE_ID));
+	kh_page_raw(resp, ": <code id=\"reference\">");
+	kh_page_text(resp, req->rid);
+	kh_page_raw(resp, "</code></p>\n");
+}
+
+void
+kh_page_hidden(struct kh_resp *resp, const char *name, const char *value)
+{
+	kh_page_raw(resp, "<input type=\"hidden\" name=\"");
+	kh_page_text(resp, name);
+	kh_page_raw(resp, "\" value=\"");
+	kh_page_text(resp, value);
+	kh_page_raw(resp, "\">\n");
+}
+
+void
 kh_page_error(
     struct kh_req *req, struct kh_resp *resp, int status, enum kh_msg title, enum kh_msg body)
 {
@@ -91,11 +126,9 @@ kh_page_error(
 	kh_page_begin(req, resp, title);
 	kh_page_raw(resp, "<p class=\"error\" role=\"alert\">");
 	kh_page_text(resp, kh_msg(req->lang, body));
-	kh_page_raw(resp, "</p>\n<p class=\"ref\">");
-	kh_page_text(resp, kh_msg(req->lang, M_REFERENCE_ID));
-	kh_page_raw(resp, ": <code id=\"reference\">");
-	kh_page_text(resp, req->rid);
-	kh_page_raw(resp, "</code></p>\n<p><a href=\"/login\">");
+	kh_page_raw(resp, "</p>\n");
+	kh_page_reference(req, resp);
+	kh_page_raw(resp, "<p><a href=\"/login\">");
 	kh_page_text(resp, kh_msg(req->lang, M_SIGN_IN_AGAIN));
 	kh_page_raw(resp, "</a></p>\n");
 	kh_page_end(req, resp);

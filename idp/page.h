@@ -13,6 +13,12 @@ void kh_page_end(struct kh_req *req, struct kh_resp *resp);
 void kh_page_text(struct kh_resp *resp, const char *text);
 /* Appends trusted markup (literals only). */
 void kh_page_raw(struct kh_resp *resp, const char *html);
+/* <p id="helpdesk"> with [login] helpdesk, when configured. */
+void kh_page_helpdesk(struct kh_req *req, struct kh_resp *resp);
+/* <p class="ref"> with the request's reference id (grep rid= in the log). */
+void kh_page_reference(struct kh_req *req, struct kh_resp *resp);
+/* <input type="hidden" name=NAME value=VALUE> (escaped). */
+void kh_page_hidden(struct kh_resp *resp, const char *name, const char *value);
 /* A full error page with the request's reference id. */
 void kh_page_error(
     struct kh_req *req, struct kh_resp *resp, int status, enum kh_msg title, enum kh_msg body);

@@ -23,6 +23,9 @@ enum kh_pending_kind { KH_PENDING_SAML = 1, KH_PENDING_OIDC = 2 };
 /* Flags the login page honours. */
 #define KH_PENDING_FORCE_LOGIN                                                                     \
 	1 /* ForceAuthn / prompt=login: ask for the password even with a session */
+/* Saved again for the MFA page after a forced sign-in that already happened
+ * for this request: the resumed handler must not ask for the password again. */
+#define KH_PENDING_LOGIN_DONE 2
 
 /* Saves data for this browser; writes the id into id[KH_PENDING_ID_LEN + 1].
  * Sets the kh_csrf cookie on resp when the browser has none. */

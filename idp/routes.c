@@ -3,6 +3,7 @@
 
 #include "common/str.h"
 #include "idp/idp.h"
+#include "idp/mfa.h"
 
 static const struct kh_endpoint endpoints[] = {
 	{ "/", KH_GET, kh_handle_root, 0, "root" },
@@ -11,6 +12,12 @@ static const struct kh_endpoint endpoints[] = {
 	{ "/metrics", KH_GET, kh_handle_metrics, 0, "metrics" },
 	{ "/login", KH_GET | KH_POST, kh_handle_login, KH_EP_HTML, "login" },
 	{ "/logout", KH_GET | KH_POST, kh_handle_logout, KH_EP_HTML, "logout" },
+	{ "/mfa", KH_GET | KH_POST, kh_handle_mfa, KH_EP_HTML, "mfa" },
+	{ "/mfa/setup", KH_GET, kh_handle_mfa_setup, KH_EP_HTML, "mfa_setup" },
+	{ "/mfa/totp", KH_POST, kh_handle_mfa_totp, KH_EP_HTML, "mfa_totp" },
+	{ "/mfa/recovery", KH_POST, kh_handle_mfa_recovery, KH_EP_HTML, "mfa_recovery" },
+	{ "/mfa/webauthn/options", KH_POST, kh_handle_mfa_wa_options, 0, "mfa_webauthn_options" },
+	{ "/mfa/webauthn/finish", KH_POST, kh_handle_mfa_wa_finish, 0, "mfa_webauthn_finish" },
 	{ "/static/", KH_GET, kh_handle_static, KH_EP_PREFIX, "static" },
 };
 #define NENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "idp/idp.h"
+#include "idp/webauthn.h"
 
 static const char css[] =
     ":root{--fg:#1a1a1a;--bg:#f5f7fa;--accent:#0b5cad;--err:#b00020;--card:#fff}\n"
@@ -25,11 +26,21 @@ static const char css[] =
     ".error{color:var(--err);font-weight:bold;border-left:4px solid var(--err);padding-left:.6rem}\n"
     ".notice{border-left:4px solid #c77700;padding-left:.6rem}\n"
     ".ref code{font-size:1.1rem}\n"
-    ".who{font-size:1.2rem;font-weight:bold}\n";
+    ".who{font-size:1.2rem;font-weight:bold}\n"
+    "h2{font-size:1.1rem;margin-top:1.5rem}\n"
+    "label.check{font-weight:normal}\n"
+    "#qr svg{width:14rem;height:14rem;display:block;margin:1rem auto}\n"
+    "#recovery-codes code{font-size:1.1rem}\n"
+    "details{margin-top:1.5rem}\n";
 
 void
 kh_handle_static(struct kh_req *req, struct kh_resp *resp)
 {
+	if (strcmp(req->path, "/static/webauthn.js") == 0) {
+		resp->content_type = "text/javascript; charset=utf-8";
+		kh_buf_append(&resp->body, kh_webauthn_js, kh_webauthn_js_len);
+		return;
+	}
 	if (strcmp(req->path, "/static/kakehashi.css") != 0) {
 		resp->status = 404;
 		resp->content_type = "text/plain; charset=utf-8";

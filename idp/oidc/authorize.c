@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "idp/access.h"
 #include "idp/apps.h"
 #include "idp/idp.h"
 #include "idp/oidc/oidc.h"
@@ -251,28 +252,45 @@ session_claims(const struct kh_session *s, const char *scope)
 	return cl;
 }
 
-/* Sends the browser to sign in, keeping the request for ?resume=. */
-static void
-to_login(struct kh_req *req, struct kh_resp *resp, json_t *p, int flags)
+/* Saves the request for ?resume=; KH_OK with id set, or an error page. */
+static int
+save(struct kh_req *req, struct kh_resp *resp, json_t *p, int flags, char id[KH_PENDING_ID_LEN + 1])
 {
-	/* kh_pending_save writes 25 bytes (padded base64 of 16 bytes) before
-	 * trimming: more room than KH_PENDING_ID_LEN + 1 until pending.c is fixed. */
-	char id[KH_PENDING_ID_LEN + 8], *data;
-	const char *hint = NULL, *ul = NULL;
-	struct kh_buf b;
+	char *data;
 	int r;
 
 	json_object_del(p, "_resumed");
 	if ((data = json_dumps(p, JSON_COMPACT)) == NULL) {
 		kh_page_error(req, resp, 500, M_INTERNAL_TITLE, M_INTERNAL_BODY);
-		return;
+		return KH_ERR_NOMEM;
 	}
 	r = kh_pending_save(req, resp, KH_PENDING_OIDC, flags, data, strlen(data), id);
 	kh_free_str(data);
-	if (r != KH_OK) {
+	if (r != KH_OK)
 		kh_page_error(req, resp, 503, M_UNAVAILABLE_TITLE, M_UNAVAILABLE_BODY);
+	return r;
+}
+
+/* Saves the request and sends the browser to the MFA page. */
+static void
+to_mfa(struct kh_req *req, struct kh_resp *resp, json_t *p, int flags)
+{
+	char id[KH_PENDING_ID_LEN + 1];
+
+	if (save(req, resp, p, flags, id) == KH_OK)
+		kh_access_redirect_mfa(resp, id);
+}
+
+/* Sends the browser to sign in, keeping the request for ?resume=. */
+static void
+to_login(struct kh_req *req, struct kh_resp *resp, json_t *p, int flags)
+{
+	char id[KH_PENDING_ID_LEN + 1];
+	const char *hint = NULL, *ul = NULL;
+	struct kh_buf b;
+
+	if (save(req, resp, p, flags, id) != KH_OK)
 		return;
-	}
 	oidc_json_str(p, "lh", &hint);
 	oidc_json_str(p, "ul", &ul);
 	if ((hint == NULL || strlen(hint) > HINT_MAX) && ul == NULL) {
@@ -307,6 +325,8 @@ authorize(struct kh_req *req, struct kh_resp *resp, const struct kh_apps_view *v
 	const struct oidc_client *c;
 	const char *cid = NULL, *ru = NULL, *rt = NULL, *rm = NULL, *sc = NULL, *cc = NULL;
 	const char *ccm = NULL, *pr = NULL, *ma = NULL, *n = NULL, *st = NULL, *cookie;
+	const char *acrv = NULL;
+	int want_mfa;
 	char granted[OIDC_SCOPE_MAX + 1], sub[128], sid[65], *code = NULL, *gid = NULL;
 	int prompt_none, prompt_login, need_login, fresh, flags = 0, r;
 	struct kh_session *s = NULL;
@@ -396,7 +416,8 @@ authorize(struct kh_req *req, struct kh_resp *resp, const struct kh_apps_view *v
 		}
 	}
 	/* A sign-in made for this very request (after it was saved). */
-	fresh = resumed && s != NULL && s->auth_time >= created;
+	fresh =
+	    resumed && s != NULL && (s->auth_time >= created || (pflags & KH_PENDING_LOGIN_DONE));
 	need_login = s == NULL;
 	if (s != NULL && prompt_login && !fresh) {
 		need_login = 1;
@@ -422,6 +443,23 @@ authorize(struct kh_req *req, struct kh_resp *resp, const struct kh_apps_view *v
 		    s->uid, "why", "not in the client's groups", NULL);
 		error_back(req, resp, p, "access_denied", "not permitted for this application");
 		goto out;
+	}
+	/* Zero trust: the app's policy, and step-up when acr_values asks only
+	 * for a second factor. */
+	oidc_json_str(p, "acrv", &acrv);
+	want_mfa =
+	    acrv != NULL && oidc_scope_has(acrv, KH_ACR_MFA) && !oidc_scope_has(acrv, KH_ACR_PWD);
+	switch (kh_access_decide(req, resp, v, c->app_id, s, want_mfa)) {
+	case KH_ACCESS_ALLOW: break;
+	case KH_ACCESS_MFA:
+		if (prompt_none) {
+			error_back(
+			    req, resp, p, "interaction_required", "a second factor is needed");
+			goto out;
+		}
+		to_mfa(req, resp, p, fresh ? KH_PENDING_LOGIN_DONE : 0);
+		goto out;
+	default: goto out; /* the page saying why (or 503) is in resp */
 	}
 
 	oidc_subject(g, c, s->uid, sub, sizeof(sub));

@@ -102,6 +102,8 @@ build_discovery(struct kh_idp *app, struct oidc_global *g)
 	    json_pack("[ssssssssssssssssss]", "iss", "sub", "aud", "exp", "iat", "auth_time",
 		"nonce", "acr", "amr", "sid", "name", "family_name", "given_name", "email",
 		"groups", "employee_number", "department", "preferred_username"));
+	json_object_set_new(d, "acr_values_supported",
+	    json_pack("[ss]", "urn:kakehashi:acr:pwd", "urn:kakehashi:acr:mfa"));
 	json_object_set_new(d, "claims_parameter_supported", json_false());
 	json_object_set_new(d, "request_parameter_supported", json_false());
 	json_object_set_new(d, "request_uri_parameter_supported", json_false());

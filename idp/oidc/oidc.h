@@ -39,6 +39,9 @@ int kh_oidc_client_doc_check(json_t *oidc, const char **why);
  * call it before kh_session_destroy with the cookie being ended. Never fails
  * the caller: delivery runs in the background and failures are logged. */
 void kh_oidc_session_ended(struct kh_idp *app, const char *session_cookie, const char *uid);
+/* Kills every token of uid issued so far (refresh tokens of sign-ins until
+ * now, access tokens minted until now): the helpdesk's revoke and MFA reset. */
+int kh_oidc_user_revoke(struct kh_idp *app, const char *uid);
 
 /* ---- internal ---------------------------------------------------------- */
 

@@ -523,7 +523,10 @@ grant_refresh(struct kh_req *req, struct kh_resp *resp, const struct oidc_client
 		oidc_error_json(resp, 400, "invalid_grant", "refresh token of another client");
 		goto out;
 	}
-	if ((r = oidc_grant_live(app, gid)) != KH_OK) {
+	if ((r = oidc_grant_live(app, gid)) == KH_OK)
+		r = oidc_user_live(app, json_string_value(json_object_get(rec, "u")),
+		    json_integer_value(json_object_get(rec, "at")));
+	if (r != KH_OK) {
 		if (r == KH_ERR_DENIED)
 			oidc_error_json(resp, 400, "invalid_grant", "grant revoked");
 		else

@@ -23,6 +23,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "connectors/connector.h"
 #include "idp/idp.h"
 #include "idp/oidc/oidc.h"
 #include "idp/oidc/tokens.h"
@@ -128,6 +129,57 @@ oidc_grant_revoke(struct kh_idp *app, const char *gid)
 	return kh_kv_put(app->store, "ogr:", gid, "1", 1, ttl, 0);
 }
 
+/* ---- per-user revocation (helpdesk) ----
+ * ouv:<H(folded uid)> holds the time of the last revocation: grants whose
+ * sign-in (auth_time) and access tokens whose iat are older are dead. */
+
+static int
+user_key(struct kh_idp *app, const char *uid, char id[65])
+{
+	char folded[KH_USERNAME_MAX + 1];
+
+	kh_user_fold(uid, folded, sizeof(folded));
+	return kh_kv_secret_id(app->store, "oidc-user", folded, id);
+}
+
+int
+kh_oidc_user_revoke(struct kh_idp *app, const char *uid)
+{
+	const struct kh_config *cfg = app->cfg;
+	long ttl = cfg->oidc_refresh_token_lifetime + cfg->oidc_access_token_lifetime + 60;
+	char id[65], now[24];
+	int r;
+
+	if ((r = user_key(app, uid, id)) != KH_OK)
+		return r;
+	/* Strictly after every token minted so far this second. */
+	snprintf(now, sizeof(now), "%lld", (long long)kh_time() + 1);
+	return kh_kv_put(app->store, "ouv:", id, now, strlen(now), ttl, 0);
+}
+
+int
+oidc_user_live(struct kh_idp *app, const char *uid, int64_t t)
+{
+	char id[65], *val = NULL;
+	long long since = 0;
+	size_t len = 0;
+	int r;
+
+	if (uid == NULL || *uid == '\0')
+		return KH_OK;
+	if ((r = user_key(app, uid, id)) != KH_OK)
+		return r;
+	r = kh_kv_get(app->store, "ouv:", id, &val, &len);
+	if (r == KH_ERR_NOT_FOUND)
+		return KH_OK;
+	if (r != KH_OK)
+		return r;
+	if (sscanf(val, "%lld", &since) != 1)
+		since = 0;
+	kh_freezero(val, len + 1);
+	return t < since ? KH_ERR_DENIED : KH_OK;
+}
+
 /* KH_OK when the grant is live, KH_ERR_DENIED when revoked. */
 int
 oidc_grant_live(struct kh_idp *app, const char *gid)
@@ -180,6 +232,10 @@ oidc_access_token_find(struct kh_idp *app, const char *token, json_t **rec)
 	if (exp < kh_time())
 		r = KH_ERR_NOT_FOUND;
 	else if ((r = oidc_grant_live(app, gid)) == KH_ERR_DENIED)
+		r = KH_ERR_NOT_FOUND;
+	else if (r == KH_OK &&
+	    (r = oidc_user_live(app, json_string_value(json_object_get(*rec, "u")),
+		 json_integer_value(json_object_get(*rec, "iat")))) == KH_ERR_DENIED)
 		r = KH_ERR_NOT_FOUND;
 	if (r != KH_OK) {
 		json_decref(*rec);

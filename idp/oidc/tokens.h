@@ -3,6 +3,7 @@
 #define KH_OIDC_TOKENS_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "idp/http.h"
 
@@ -16,6 +17,9 @@ int oidc_rec_put(struct kh_idp *app, const char *tag, const char *purpose, const
 int oidc_rec_read(struct kh_idp *app, const char *tag, const char *purpose, const char *secret,
     int take, json_t **rec, char hid[65]);
 int oidc_grant_live(struct kh_idp *app, const char *gid);
+/* KH_OK unless the helpdesk revoked uid's tokens after time t (the grant's
+ * auth_time, or an access token's iat): then KH_ERR_DENIED. */
+int oidc_user_live(struct kh_idp *app, const char *uid, int64_t t);
 int oidc_scope_has(const char *scope, const char *want);
 int oidc_logout_token(
     struct kh_idp *app, const struct oidc_client *c, const char *sub, const char *sid, char **jwt);

@@ -16,6 +16,7 @@
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "idp/access.h"
 #include "idp/apps.h"
 #include "idp/idp.h"
 #include "idp/pending.h"
@@ -84,9 +85,9 @@ class_rank(const char *c)
 /* The class to state in the assertion, or NULL when the request's
  * RequestedAuthnContext cannot be met by how the user signed in. */
 static const char *
-authn_class_for(struct kh_idp *app, LassoSamlp2AuthnRequest *rq, const struct kh_session *s)
+class_match(LassoSamlp2AuthnRequest *rq, const char *ours)
 {
-	const char *ours = kh_saml_authn_class(app, s), *best = NULL;
+	const char *best = NULL;
 	LassoSamlp2RequestedAuthnContext *rac = rq ? rq->RequestedAuthnContext : NULL;
 	const char *cmp;
 	int our = class_rank(ours), lo = 99, hi = -1, br = -1;
@@ -116,6 +117,21 @@ authn_class_for(struct kh_idp *app, LassoSamlp2AuthnRequest *rq, const struct kh
 		return hi < 0 ? NULL : our <= hi ? ours : best;
 	/* exact: one of the listed classes that this sign-in satisfies */
 	return best;
+}
+
+static const char *
+authn_class_for(struct kh_idp *app, LassoSamlp2AuthnRequest *rq, const struct kh_session *s)
+{
+	return class_match(rq, kh_saml_authn_class(app, s));
+}
+
+/* 1 when the request cannot be met by this sign-in but would be with a
+ * second factor: step-up in the same session. */
+static int
+wants_second_factor(struct kh_idp *app, LassoSamlp2AuthnRequest *rq, const struct kh_session *s)
+{
+	return authn_class_for(app, rq, s) == NULL &&
+	    class_match(rq, LASSO_SAML2_AUTHN_CONTEXT_MOBILE_TWO_FACTOR_CONTRACT) != NULL;
 }
 
 /* ---- responses ---- */
@@ -270,55 +286,23 @@ issue(struct sso_ctx *c, const char *cookie, const struct kh_session *s, const c
 	    c->req, c->resp, 1, p->msg_url, "SAMLResponse", p->msg_body, p->msg_relayState);
 }
 
-/* With a parsed, checked request in c->login: issue now, or go through the
- * login form first. */
-static void
-proceed(struct sso_ctx *c)
+/* Saves the parsed request for the login or MFA page to resume: the lasso
+ * login dump, and, for a forced re-login, the uid and SAML session dump of
+ * the session being replaced (carry_uid, freed here). KH_OK with id set, or
+ * an error page in c->resp. */
+static int
+save_pending(struct sso_ctx *c, const char *cookie, char *carry_uid, int flags,
+    char id[KH_PENDING_ID_LEN + 1])
 {
 	struct kh_idp *app = c->req->app;
-	LassoSamlp2AuthnRequest *rq = authn_request(c->login);
-	const char *cookie = kh_req_cookie(c->req, app->cfg->session_cookie);
-	struct kh_session *s = NULL;
-	const char *cls;
-	char *carry_uid = NULL;
-	char id[KH_PENDING_ID_LEN + 1], *dump;
-	int r, force, passive, need_login;
+	char *dump;
+	int r;
 
-	force = rq->ForceAuthn == TRUE && rq->IsPassive != TRUE;
-	passive = rq->IsPassive == TRUE;
-	if (cookie != NULL) {
-		r = kh_session_get(app->store, cookie, &s);
-		if (r == KH_ERR_UNAVAILABLE) {
-			kh_saml_error_page(c->req, c->resp, KH_SAML_E_UNAVAILABLE, "session store",
-			    c->sp->entity_id);
-			return;
-		}
-	}
-	need_login = s == NULL ||
-	    (force &&
-		!(c->resumed && (c->pending_flags & KH_PENDING_FORCE_LOGIN) &&
-		    s->auth_time >= c->pending_created));
-	if (!need_login) {
-		if ((cls = authn_class_for(app, rq, s)) == NULL)
-			send_status(c, LASSO_SAML2_STATUS_CODE_NO_AUTHN_CONTEXT,
-			    "RequestedAuthnContext not met");
-		else
-			issue(c, cookie, s, cls);
-		kh_session_free(s);
-		return;
-	}
-	if (s != NULL && s->uid != NULL)
-		carry_uid = strdup(s->uid);
-	kh_session_free(s);
-	if (passive) {
-		free(carry_uid);
-		send_status(c, LASSO_SAML2_STATUS_CODE_NO_PASSIVE, "IsPassive without a session");
-		return;
-	}
 	if ((dump = lasso_login_dump(c->login)) == NULL) {
 		kh_saml_error_page(
 		    c->req, c->resp, KH_SAML_E_INTERNAL, "lasso_login_dump", c->sp->entity_id);
-		return;
+		free(carry_uid);
+		return KH_ERR_INTERNAL;
 	}
 	{
 		/* CARRY_MAGIC uid-length uid session-dump-length\n uid sdump login-dump */
@@ -339,8 +323,8 @@ proceed(struct sso_ctx *c)
 		if (r == KH_OK)
 			r = kh_buf_append_str(&pb, dump);
 		if (r == KH_OK)
-			r = kh_pending_save(c->req, c->resp, KH_PENDING_SAML,
-			    force ? KH_PENDING_FORCE_LOGIN : 0, pb.data, pb.len, id);
+			r = kh_pending_save(
+			    c->req, c->resp, KH_PENDING_SAML, flags, pb.data, pb.len, id);
 		kh_buf_free(&pb);
 		if (sdump != NULL)
 			kh_free_str(sdump);
@@ -351,8 +335,79 @@ proceed(struct sso_ctx *c)
 		kh_saml_error_page(c->req, c->resp,
 		    r == KH_ERR_UNAVAILABLE ? KH_SAML_E_UNAVAILABLE : KH_SAML_E_INTERNAL,
 		    "cannot save the pending request", c->sp->entity_id);
+		return r;
+	}
+	return KH_OK;
+}
+
+/* With a parsed, checked request in c->login: issue now, or go through the
+ * login form first. */
+static void
+proceed(struct sso_ctx *c)
+{
+	struct kh_idp *app = c->req->app;
+	LassoSamlp2AuthnRequest *rq = authn_request(c->login);
+	const char *cookie = kh_req_cookie(c->req, app->cfg->session_cookie);
+	struct kh_session *s = NULL;
+	const char *cls;
+	char *carry_uid = NULL;
+	char id[KH_PENDING_ID_LEN + 1];
+	int r, force, passive, need_login, fresh;
+
+	force = rq->ForceAuthn == TRUE && rq->IsPassive != TRUE;
+	passive = rq->IsPassive == TRUE;
+	if (cookie != NULL) {
+		r = kh_session_get(app->store, cookie, &s);
+		if (r == KH_ERR_UNAVAILABLE) {
+			kh_saml_error_page(c->req, c->resp, KH_SAML_E_UNAVAILABLE, "session store",
+			    c->sp->entity_id);
+			return;
+		}
+	}
+	fresh = c->resumed &&
+	    (((c->pending_flags & KH_PENDING_FORCE_LOGIN) && s != NULL &&
+		 s->auth_time >= c->pending_created) ||
+		(c->pending_flags & KH_PENDING_LOGIN_DONE));
+	need_login = s == NULL || (force && !fresh);
+	if (!need_login) {
+		enum kh_access a = kh_access_decide(
+		    c->req, c->resp, c->view, c->sp->app_id, s, wants_second_factor(app, rq, s));
+		if (a == KH_ACCESS_DENIED || a == KH_ACCESS_ERROR) {
+			kh_session_free(s);
+			return;
+		}
+		if (a == KH_ACCESS_MFA) {
+			kh_session_free(s);
+			if (passive) {
+				send_status(c, LASSO_SAML2_STATUS_CODE_NO_PASSIVE,
+				    "IsPassive and a second factor is needed");
+				return;
+			}
+			/* A forced sign-in already made for this request stays
+			 * made (flag), or the MFA page would loop back to it. */
+			if (save_pending(c, cookie, NULL,
+				force && fresh ? KH_PENDING_LOGIN_DONE : 0, id) == KH_OK)
+				kh_access_redirect_mfa(c->resp, id);
+			return;
+		}
+		if ((cls = authn_class_for(app, rq, s)) == NULL)
+			send_status(c, LASSO_SAML2_STATUS_CODE_NO_AUTHN_CONTEXT,
+			    "RequestedAuthnContext not met");
+		else
+			issue(c, cookie, s, cls);
+		kh_session_free(s);
 		return;
 	}
+	if (s != NULL && s->uid != NULL)
+		carry_uid = strdup(s->uid);
+	kh_session_free(s);
+	if (passive) {
+		free(carry_uid);
+		send_status(c, LASSO_SAML2_STATUS_CODE_NO_PASSIVE, "IsPassive without a session");
+		return;
+	}
+	if (save_pending(c, cookie, carry_uid, force ? KH_PENDING_FORCE_LOGIN : 0, id) != KH_OK)
+		return;
 	kh_pending_redirect_to_login(c->req, c->resp, id);
 }
 
