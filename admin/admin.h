@@ -64,7 +64,8 @@ void kh_admin_audit(
  * []), category ("communication" | "general", default "general"). created
  * and updated are set by kh_admin_app_save_or_respond. KH_OK, or a 400 is
  * in resp naming the field. */
-int kh_admin_app_common_or_respond(struct kh_resp *resp, json_t *doc, const char *protocol);
+int kh_admin_app_common_or_respond(
+    struct kh_req *req, struct kh_resp *resp, json_t *doc, const char *protocol);
 /* Stores doc (not stolen) in the registry: create = 1 refuses an existing
  * id (409), create = 0 requires one (404) and keeps its "created" and
  * "protocol" (409 when the protocol differs). Sets "created"/"updated"
@@ -116,10 +117,25 @@ void kh_admin_users_show(struct kh_req *req, struct kh_resp *resp, const char *u
  * helpdesk.revoke_sessions (token, user, reason, count).
  * {"user":uid,"revoked":n} */
 void kh_admin_users_revoke_sessions(struct kh_req *req, struct kh_resp *resp, const char *uid);
+/* POST /users/{uid}/mfa/reset {"reason", "bypass": bool} and
+ * POST /users/{uid}/mfa/unlock {"reason"} (admin/users_mfa.c). */
+void kh_admin_mfa_reset(struct kh_req *req, struct kh_resp *resp, const char *uid);
+void kh_admin_mfa_unlock(struct kh_req *req, struct kh_resp *resp, const char *uid);
+/* The "mfa" object of GET /users/{uid}; NULL when Redis is down. */
+json_t *kh_admin_mfa_json(struct kh_req *req, const char *uid);
+/* The required "reason" of a helpdesk act (1-500 characters of text);
+ * otherwise 400 is answered. */
+int kh_admin_reason_or_respond(struct kh_resp *resp, json_t *in, const char **reason);
+/* A user name: 1..KH_USERNAME_MAX bytes of UTF-8 text; otherwise 400. */
+int kh_admin_uid_ok_or_respond(struct kh_resp *resp, const char *uid);
 /* admin/audit_api.c: GET /admin/api/v1/audit[?user=UID][&count=N] (N 1..1000,
  * default 100): {"events":[{"id","ts","event",...}],"user":uid|null},
  * newest first. */
 void kh_admin_audit_list(struct kh_req *req, struct kh_resp *resp);
+
+/* admin/apps.c: GET /admin/api/v1/policies (any token):
+ * {"policies":[names],"default_policy":name,"source":file or "built-in"} */
+void kh_admin_policies_list(struct kh_req *req, struct kh_resp *resp);
 
 /* The prefix endpoint (admin/routes.c). */
 void kh_admin_dispatch(struct kh_req *req, struct kh_resp *resp);

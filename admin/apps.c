@@ -7,10 +7,12 @@
 #include <time.h>
 
 #include "admin/admin.h"
+#include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "idp/idp.h"
+#include "idp/policy.h"
 #include "sessions/registry.h"
 
 #define APP_NAME_MAX 200
@@ -61,7 +63,8 @@ utf8_valid(const char *s, size_t n)
 }
 
 int
-kh_admin_app_common_or_respond(struct kh_resp *resp, json_t *doc, const char *protocol)
+kh_admin_app_common_or_respond(
+    struct kh_req *req, struct kh_resp *resp, json_t *doc, const char *protocol)
 {
 	json_t *v, *g;
 	const char *s;
@@ -129,6 +132,18 @@ kh_admin_app_common_or_respond(struct kh_resp *resp, json_t *doc, const char *pr
 		    "\"category\" は \"communication\" か \"general\" で指定してください。");
 		return KH_ERR_INVALID;
 	}
+	/* The access policy (idp/policy.h): a name of the loaded policy
+	 * document; null or absent = the category's default. */
+	v = json_object_get(doc, "policy");
+	if (json_is_null(v))
+		json_object_del(doc, "policy");
+	else if (v != NULL &&
+	    (!json_is_string(v) || !kh_policy_exists(req->app->policy, json_string_value(v)))) {
+		bad_field(resp,
+		    "\"policy\" must name a policy of the policy document ([policy] file)",
+		    "\"policy\" にはポリシー文書 ([policy] file) にあるポリシー名を指定してください。");
+		return KH_ERR_INVALID;
+	}
 	return KH_OK;
 }
 
@@ -186,7 +201,7 @@ kh_admin_app_save_or_respond(
 		bad_field(resp, "\"protocol\" is required", "\"protocol\" が必要です。");
 		return KH_ERR_INVALID;
 	}
-	if ((r = kh_admin_app_common_or_respond(resp, doc, json_string_value(v))) != KH_OK)
+	if ((r = kh_admin_app_common_or_respond(req, resp, doc, json_string_value(v))) != KH_OK)
 		return r;
 	id = json_string_value(json_object_get(doc, "id"));
 	iso_now(now);
@@ -232,7 +247,7 @@ static json_t *
 summary(json_t *doc)
 {
 	static const char *const keys[] = { "id", "name", "protocol", "enabled", "category",
-		"groups", "created", "updated" };
+		"policy", "groups", "created", "updated" };
 	json_t *o = json_object(), *v;
 	size_t i;
 
@@ -325,4 +340,25 @@ kh_admin_apps_delete(struct kh_req *req, struct kh_resp *resp, const char *id)
 	kh_info("admin.app.deleted", "id", id, "token", kh_admin_caller(req), NULL);
 	kh_admin_json(
 	    resp, 200, json_pack("{s:s, s:I}", "deleted", id, "version", (json_int_t)version));
+}
+
+void
+kh_admin_policies_list(struct kh_req *req, struct kh_resp *resp)
+{
+	const struct kh_policy_set *ps = req->app->policy;
+	const char *const *names = kh_policy_names(ps);
+	struct kh_policy_ctx ctx = { "", "", KH_DEVICE_UNMANAGED };
+	struct kh_policy_result def;
+	json_t *body = json_object(), *a = json_array();
+	size_t i;
+
+	/* The default's name: what an app naming no policy is evaluated by. */
+	kh_policy_eval(ps, NULL, &ctx, &def);
+	for (i = 0; names != NULL && names[i] != NULL; i++)
+		json_array_append_new(a, json_string(names[i]));
+	json_object_set_new(body, "policies", a);
+	json_object_set_new(body, "default_policy", json_string(def.policy ? def.policy : ""));
+	json_object_set_new(body, "source",
+	    json_string(*req->app->cfg->policy_file ? req->app->cfg->policy_file : "built-in"));
+	kh_admin_json(resp, 200, body);
 }

@@ -100,7 +100,7 @@ kh_admin_apps_oidc_create(struct kh_req *req, struct kh_resp *resp)
 
 	if (kh_admin_read_json_or_respond(req, resp, &doc) != KH_OK)
 		return;
-	if (kh_admin_app_common_or_respond(resp, doc, "oidc") != KH_OK)
+	if (kh_admin_app_common_or_respond(req, resp, doc, "oidc") != KH_OK)
 		goto out;
 	o = json_object_get(doc, "oidc");
 	if (json_is_object(o) && json_object_get(o, "secret_hash") != NULL) {
@@ -140,7 +140,7 @@ kh_admin_apps_oidc_update(struct kh_req *req, struct kh_resp *resp, const char *
 	if (kh_admin_app_load_or_respond(req, resp, id, &old) != KH_OK)
 		goto out;
 	json_object_set_new(doc, "id", json_string(id));
-	if (kh_admin_app_common_or_respond(resp, doc, "oidc") != KH_OK)
+	if (kh_admin_app_common_or_respond(req, resp, doc, "oidc") != KH_OK)
 		goto out;
 	o = json_object_get(doc, "oidc");
 	oo = json_object_get(old, "oidc");

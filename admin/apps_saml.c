@@ -322,7 +322,7 @@ kh_admin_apps_saml_create(struct kh_req *req, struct kh_resp *resp)
 		    "SAML が設定されていません ([keys])。");
 		goto out;
 	}
-	if (kh_admin_app_common_or_respond(resp, doc, "saml") != KH_OK ||
+	if (kh_admin_app_common_or_respond(req, resp, doc, "saml") != KH_OK ||
 	    saml_check_or_respond(req, resp, doc) != KH_OK ||
 	    kh_admin_app_save_or_respond(req, resp, doc, 1, &version) != KH_OK)
 		goto out;
@@ -358,7 +358,7 @@ kh_admin_apps_saml_update(struct kh_req *req, struct kh_resp *resp, const char *
 	} else if (bs != NULL)
 		json_object_set(doc, "saml", bs);
 	json_object_set_new(doc, "id", json_string(id));
-	if (kh_admin_app_common_or_respond(resp, doc, "saml") != KH_OK ||
+	if (kh_admin_app_common_or_respond(req, resp, doc, "saml") != KH_OK ||
 	    saml_check_or_respond(req, resp, doc) != KH_OK ||
 	    kh_admin_app_save_or_respond(req, resp, doc, 0, &version) != KH_OK)
 		goto out;

@@ -8,7 +8,8 @@ libkh_idp_a_SOURCES += \
 	admin/apps_saml.c \
 	admin/audit_api.c \
 	admin/routes.c \
-	admin/users.c
+	admin/users.c \
+	admin/users_mfa.c
 
 # kakehashictl: the admin CLI (libcurl + jansson; no server code linked in).
 bin_PROGRAMS += kakehashictl
@@ -16,6 +17,7 @@ kakehashictl_SOURCES = \
 	admin/ctl/ctl.h \
 	admin/ctl/ctl_oidc.c \
 	admin/ctl/ctl_saml.c \
+	admin/ctl/ctl_mfa.c \
 	admin/ctl/ctl_users.c \
 	admin/ctl/http.c \
 	admin/ctl/main.c

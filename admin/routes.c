@@ -109,6 +109,16 @@ route_helpdesk(struct kh_req *req, struct kh_resp *resp, const struct segs *sg)
 			kh_admin_users_show(req, resp, sg->s[1]);
 		return;
 	}
+	if (is(sg->s[0], "users") && sg->n == 4 && is(sg->s[2], "mfa") &&
+	    (is(sg->s[3], "reset") || is(sg->s[3], "unlock"))) {
+		if (!post)
+			method_not_allowed(resp, "POST");
+		else if (is(sg->s[3], "reset"))
+			kh_admin_mfa_reset(req, resp, sg->s[1]);
+		else
+			kh_admin_mfa_unlock(req, resp, sg->s[1]);
+		return;
+	}
 	if (is(sg->s[0], "users") && sg->n == 3 && is(sg->s[2], "revoke-sessions")) {
 		if (!post)
 			method_not_allowed(resp, "POST");
@@ -130,6 +140,13 @@ route(struct kh_req *req, struct kh_resp *resp, const struct segs *sg, const cha
 	*app_id = NULL;
 	if (sg->n >= 1 && (is(sg->s[0], "users") || is(sg->s[0], "audit"))) {
 		route_helpdesk(req, resp, sg);
+		return;
+	}
+	if (sg->n == 1 && is(sg->s[0], "policies")) {
+		if (!get)
+			method_not_allowed(resp, "GET");
+		else
+			kh_admin_policies_list(req, resp);
 		return;
 	}
 	if (sg->n < 1 || !is(sg->s[0], "apps")) {

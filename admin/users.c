@@ -12,6 +12,7 @@
 #include "common/str.h"
 #include "connectors/connector.h"
 #include "idp/idp.h"
+#include "idp/oidc/oidc.h"
 #include "sessions/sessions.h"
 
 #define REASON_MAX_CHARS 500
@@ -28,8 +29,8 @@ unavailable(struct kh_resp *resp, const char *what_en, const char *what_ja)
 
 /* 1..KH_USERNAME_MAX bytes of UTF-8 text (the same limits as the login
  * form); otherwise 400 is answered. */
-static int
-uid_ok_or_respond(struct kh_resp *resp, const char *uid)
+int
+kh_admin_uid_ok_or_respond(struct kh_resp *resp, const char *uid)
 {
 	size_t n = strlen(uid);
 
@@ -99,10 +100,10 @@ kh_admin_users_show(struct kh_req *req, struct kh_resp *resp, const char *uid)
 	size_t nsess = 0;
 	char folded[KH_USERNAME_MAX + 1];
 	long failures = 0, locked_for = 0;
-	json_t *body, *th;
+	json_t *body, *th, *mfa;
 	int r;
 
-	if (uid_ok_or_respond(resp, uid) != KH_OK)
+	if (kh_admin_uid_ok_or_respond(resp, uid) != KH_OK)
 		return;
 	if ((r = kh_connector_lookup(app->connector, uid, &id)) != KH_OK) {
 		if (r == KH_ERR_NOT_FOUND)
@@ -128,6 +129,12 @@ kh_admin_users_show(struct kh_req *req, struct kh_resp *resp, const char *uid)
 	json_object_set_new(th, "locked", json_boolean(locked_for > 0));
 	json_object_set_new(th, "locked_for", json_integer(locked_for));
 	json_object_set_new(body, "throttle", th);
+	if ((mfa = kh_admin_mfa_json(req, id->uid)) == NULL) {
+		json_decref(body);
+		unavailable(resp, "The session store (Redis)", "セッションストア (Redis) ");
+		goto out;
+	}
+	json_object_set_new(body, "mfa", mfa);
 	kh_admin_json(resp, 200, body);
 out:
 	kh_session_info_free(sess, nsess);
@@ -146,32 +153,43 @@ utf8_chars(const char *s, size_t n)
 	return c;
 }
 
-void
-kh_admin_users_revoke_sessions(struct kh_req *req, struct kh_resp *resp, const char *uid)
+int
+kh_admin_reason_or_respond(struct kh_resp *resp, json_t *in, const char **reason)
 {
-	json_t *in = NULL, *v, *body;
-	const char *reason;
+	json_t *v = json_object_get(in, "reason");
 	size_t len;
-	long count = 0;
-	char cnt[24];
 
-	if (uid_ok_or_respond(resp, uid) != KH_OK)
-		return;
-	if (kh_admin_read_json_or_respond(req, resp, &in) != KH_OK)
-		return;
-	v = json_object_get(in, "reason");
+	*reason = NULL;
 	if (!json_is_string(v) || (len = json_string_length(v)) == 0 ||
 	    utf8_chars(json_string_value(v), len) > REASON_MAX_CHARS ||
 	    !kh_utf8_valid_text(json_string_value(v), len)) {
 		kh_admin_error(resp, 400, "invalid_field",
 		    "\"reason\" is required: 1-500 characters without control characters",
 		    "\"reason\" は必須です (制御文字を含まない 1〜500 文字)。");
-		goto out;
+		return KH_ERR_INVALID;
 	}
-	reason = json_string_value(v);
+	*reason = json_string_value(v);
+	return KH_OK;
+}
+
+void
+kh_admin_users_revoke_sessions(struct kh_req *req, struct kh_resp *resp, const char *uid)
+{
+	json_t *in = NULL, *body;
+	const char *reason;
+	long count = 0;
+	char cnt[24];
+
+	if (kh_admin_uid_ok_or_respond(resp, uid) != KH_OK)
+		return;
+	if (kh_admin_read_json_or_respond(req, resp, &in) != KH_OK)
+		return;
+	if (kh_admin_reason_or_respond(resp, in, &reason) != KH_OK)
+		goto out;
 	/* No directory check: a user removed from the directory is exactly
 	 * the one whose sessions must go. */
-	if (kh_session_revoke_user(req->app->store, uid, &count) != KH_OK) {
+	if (kh_session_revoke_user(req->app->store, uid, &count) != KH_OK ||
+	    kh_oidc_user_revoke(req->app, uid) != KH_OK) {
 		unavailable(resp, "The session store (Redis)", "セッションストア (Redis) ");
 		goto out;
 	}

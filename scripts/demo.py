@@ -8,6 +8,7 @@ whom to sign in as; Ctrl-C stops it all."""
 
 import argparse
 import hashlib
+import json
 import os
 import secrets
 import signal
@@ -37,6 +38,16 @@ def port_free(port):
         s.close()
 
 
+def set_category(st, app_id, category):
+    """Marks a registered demo app as a communication app (registry layout in
+    sessions/registry.h); running daemons pick it up at the next poll."""
+    key = f"kh:reg:app:{app_id}"
+    doc = json.loads(st.redis.command("GET", key))
+    doc["category"] = category
+    st.redis.command("SET", key, json.dumps(doc, ensure_ascii=False))
+    st.redis.command("INCR", "kh:reg:version")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--port", type=int, default=8080, help="kakehashid port (default 8080, "
@@ -52,7 +63,11 @@ def main():
     os.chmod(tokens, 0o600)
     overrides = oidc_rp.dev_keys(work)
     overrides.update({"log.level": "info", "admin.tokens_file": tokens,
-                      "registry.poll_ms": 200})
+                      "registry.poll_ms": 200,
+                      # The built-in prefecture policy: the two demo apps are
+                      # communication apps, so outside the government network
+                      # (loopback is not in it) they ask for a second factor.
+                      "policy.file": "", "mfa.enrol_zones": "*"})
     st = stack.Stack(count=args.staff, slapd_loglevel="none", port=port, overrides=overrides)
     print("Starting slapd, redis-server, kakehashid and two demo applications on 127.0.0.1 ...",
           flush=True)
@@ -68,6 +83,8 @@ def main():
                                         {"source": "groups", "name": "groups"}])
         sp.start()
         rp = openidc_apache.start_apache(st, base)
+        for app_id in ("demo-saml-sp", "apache-rp"):
+            set_category(st, app_id, "communication")
     except Exception as e:  # noqa: BLE001
         print(f"demo: could not start: {e}", file=sys.stderr)
         return 1
@@ -80,6 +97,14 @@ Kakehashi demo is running / デモを起動しました
   OIDC app (mod_auth_openidc): {rp.url("/protected/claims")}
     Sign in at one app, then open the other: no second password (SSO).
     一方のアプリでサインインすると、もう一方はパスワードなしで開けます。
+    Both are communication apps under the prefecture policy: from outside the
+    government network they ask for a second factor; the first time you set up an
+    authenticator app (TOTP: QR code) and get recovery codes (passkeys need a
+    host name, not 127.0.0.1: see docs/mfa.md).
+    両アプリは「コミュニケーション系」: 庁外からは二段階認証（初回は認証アプリ/
+    パスキーを登録）が必要です。
+  MFA settings / 二段階認証の設定: {base}/mfa/setup
+  Helpdesk reset / ヘルプデスク:  kakehashictl mfa reset UID --reason TEXT --bypass
   IdP metadata / メタデータ:   {base}/saml/metadata
   OIDC discovery:              {base}/.well-known/openid-configuration
   Readiness / 稼働確認:        {base}/readyz

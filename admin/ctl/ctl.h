@@ -87,5 +87,20 @@ int kh_ctl_app_rotate_secret(struct kh_ctl *ctl, int argc, char **argv);
 int kh_ctl_user_show(struct kh_ctl *ctl, int argc, char **argv);
 int kh_ctl_user_revoke_sessions(struct kh_ctl *ctl, int argc, char **argv);
 int kh_ctl_audit_tail(struct kh_ctl *ctl, int argc, char **argv);
+/* ctl_mfa.c: mfa reset UID --reason TEXT [--bypass], mfa unlock UID --reason TEXT */
+int kh_ctl_mfa_reset(struct kh_ctl *ctl, int argc, char **argv);
+int kh_ctl_mfa_unlock(struct kh_ctl *ctl, int argc, char **argv);
+/* The "mfa" object of user show, as lines. */
+void kh_ctl_print_mfa(const json_t *mfa);
+/* ctl_users.c helpers: a valid user name (else a usage error), the API path
+ * /admin/api/v1/users/UID+suffix (malloc), UTF-8 code points of s. */
+int kh_ctl_user_ok(const char *uid);
+char *kh_ctl_user_path(const char *uid, const char *suffix);
+size_t kh_ctl_utf8_chars(const char *s);
+/* "YYYY-MM-DD HH:MM:SSZ" (UTC), "-" for 0 or less. */
+void kh_ctl_fmt_time(json_int_t t, char *out, size_t outlen);
+/* --category / --policy of app add-* and update-*: sets them on doc. */
+void kh_ctl_app_category(json_t *doc, const char *category);
+void kh_ctl_app_policy(json_t *doc, const char *policy);
 
 #endif

@@ -5,7 +5,7 @@
  *       [--jwks-uri URI | --jwks FILE] [--scopes "openid profile ..."]
  *       [--groups "g1,g2"] [--pairwise] [--backchannel-logout-uri URI]
  *       [--post-logout-redirect-uri URI ...] [--access-token jwt|opaque]
- *       [--client-id ID] [--disabled]
+ *       [--client-id ID] [--disabled] [--category communication|general] [--policy NAME]
  *   app update-oidc ID [same options: the given ones replace, the others stay]
  *   app rotate-secret ID
  *
@@ -36,6 +36,8 @@ enum {
 	O_AT,
 	O_CLIENT_ID,
 	O_DISABLED,
+	O_CATEGORY,
+	O_POLICY,
 };
 
 static const struct option opts[] = {
@@ -54,6 +56,8 @@ static const struct option opts[] = {
 	{ "access-token", required_argument, NULL, O_AT },
 	{ "client-id", required_argument, NULL, O_CLIENT_ID },
 	{ "disabled", no_argument, NULL, O_DISABLED },
+	{ "category", required_argument, NULL, O_CATEGORY },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -102,6 +106,8 @@ parse(int argc, char **argv, json_t *doc, json_t *o, int *fresh_lists)
 		case O_NAME: json_object_set_new(doc, "name", json_string(optarg)); break;
 		case O_ID: json_object_set_new(doc, "id", json_string(optarg)); break;
 		case O_DISABLED: json_object_set_new(doc, "enabled", json_false()); break;
+		case O_CATEGORY: kh_ctl_app_category(doc, optarg); break;
+		case O_POLICY: kh_ctl_app_policy(doc, optarg); break;
 		case O_REDIRECT:
 			if (!(fresh_lists[0]++))
 				json_object_del(o, "redirect_uris");

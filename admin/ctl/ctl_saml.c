@@ -4,7 +4,7 @@
  *       [--nameid persistent|transient|email|unspecified:ATTR]
  *       [--attr SRC=NAME[,format]]... [--groups G,...]
  *       [--sign response|assertion|both] [--encrypt] [--require-signed-requests]
- *       [--disabled]
+ *       [--disabled] [--category communication|general] [--policy NAME]
  *   app update-saml ID [same options: the given ones replace, the others stay]
  *
  * --metadata URL (https://, or http:// on loopback) is fetched by the server;
@@ -35,6 +35,8 @@ enum {
 	O_ENCRYPT,
 	O_REQSIGNED,
 	O_DISABLED,
+	O_CATEGORY,
+	O_POLICY,
 };
 
 static const struct option opts[] = {
@@ -48,6 +50,8 @@ static const struct option opts[] = {
 	{ "encrypt", no_argument, NULL, O_ENCRYPT },
 	{ "require-signed-requests", no_argument, NULL, O_REQSIGNED },
 	{ "disabled", no_argument, NULL, O_DISABLED },
+	{ "category", required_argument, NULL, O_CATEGORY },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -181,6 +185,8 @@ parse(int argc, char **argv, json_t *doc, json_t *s)
 			json_object_set_new(s, "require_signed_requests", json_true());
 			break;
 		case O_DISABLED: json_object_set_new(doc, "enabled", json_false()); break;
+		case O_CATEGORY: kh_ctl_app_category(doc, optarg); break;
+		case O_POLICY: kh_ctl_app_policy(doc, optarg); break;
 		default: return KH_CTL_USAGE;
 		}
 	}

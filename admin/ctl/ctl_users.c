@@ -43,8 +43,8 @@ url_escape(struct kh_buf *b, const char *s)
 	return 0;
 }
 
-static int
-user_ok(const char *uid)
+int
+kh_ctl_user_ok(const char *uid)
 {
 	size_t n = strlen(uid);
 
@@ -55,8 +55,8 @@ user_ok(const char *uid)
 
 /* "/admin/api/v1/users/" escaped uid, then suffix (may be ""). NULL on
  * allocation failure. */
-static char *
-user_path(const char *uid, const char *suffix)
+char *
+kh_ctl_user_path(const char *uid, const char *suffix)
 {
 	struct kh_buf b;
 
@@ -77,8 +77,8 @@ str_or(const json_t *o, const char *key, const char *dflt)
 	return s != NULL && *s != '\0' ? s : dflt;
 }
 
-static void
-fmt_time(json_int_t t, char *out, size_t outlen)
+void
+kh_ctl_fmt_time(json_int_t t, char *out, size_t outlen)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -111,9 +111,9 @@ kh_ctl_user_show(struct kh_ctl *ctl, int argc, char **argv)
 
 	if (argc != 1)
 		return kh_ctl_usage_error("usage: user show UID");
-	if ((r = user_ok(argv[0])) != KH_CTL_OK)
+	if ((r = kh_ctl_user_ok(argv[0])) != KH_CTL_OK)
 		return r;
-	if ((path = user_path(argv[0], "")) == NULL)
+	if ((path = kh_ctl_user_path(argv[0], "")) == NULL)
 		return KH_CTL_CONNECT;
 	r = kh_ctl_call(ctl, "GET", path, NULL, &reply);
 	free(path);
@@ -140,6 +140,7 @@ kh_ctl_user_show(struct kh_ctl *ctl, int argc, char **argv)
 		kh_strlcpy(lock, "not locked", sizeof(lock));
 	printf("%-12s %lld recent failure(s), %s\n", "login",
 	    (long long)json_integer_value(json_object_get(th, "failures")), lock);
+	kh_ctl_print_mfa(json_object_get(reply, "mfa"));
 	sess = json_object_get(reply, "sessions");
 	printf("%-12s %zu\n", "sessions", json_array_size(sess));
 	if (json_array_size(sess) > 0) {
@@ -147,9 +148,12 @@ kh_ctl_user_show(struct kh_ctl *ctl, int argc, char **argv)
 		    "EXPIRES", "CLIENT_IP", "AMR");
 		json_array_foreach(sess, i, s)
 		{
-			fmt_time(json_integer_value(json_object_get(s, "created")), when[0], 32);
-			fmt_time(json_integer_value(json_object_get(s, "auth_time")), when[1], 32);
-			fmt_time(json_integer_value(json_object_get(s, "expires")), when[2], 32);
+			kh_ctl_fmt_time(
+			    json_integer_value(json_object_get(s, "created")), when[0], 32);
+			kh_ctl_fmt_time(
+			    json_integer_value(json_object_get(s, "auth_time")), when[1], 32);
+			kh_ctl_fmt_time(
+			    json_integer_value(json_object_get(s, "expires")), when[2], 32);
 			printf("  ");
 			kh_ctl_print_cell(stdout, str_or(s, "id", "-"), 18);
 			printf("%-20s  %-20s  %-20s  ", when[0], when[1], when[2]);
@@ -162,8 +166,8 @@ kh_ctl_user_show(struct kh_ctl *ctl, int argc, char **argv)
 	return KH_CTL_OK;
 }
 
-static size_t
-utf8_chars(const char *s)
+size_t
+kh_ctl_utf8_chars(const char *s)
 {
 	size_t c = 0;
 
@@ -197,17 +201,18 @@ kh_ctl_user_revoke_sessions(struct kh_ctl *ctl, int argc, char **argv)
 	}
 	if (uid == NULL)
 		return kh_ctl_usage_error("usage: user revoke-sessions UID --reason TEXT");
-	if ((r = user_ok(uid)) != KH_CTL_OK)
+	if ((r = kh_ctl_user_ok(uid)) != KH_CTL_OK)
 		return r;
 	if (reason == NULL || *reason == '\0')
 		return kh_ctl_usage_error(
 		    "--reason TEXT is required (it goes to the audit log with your token's name)");
-	if (utf8_chars(reason) > REASON_MAX_CHARS || !kh_utf8_valid_text(reason, strlen(reason)))
+	if (kh_ctl_utf8_chars(reason) > REASON_MAX_CHARS ||
+	    !kh_utf8_valid_text(reason, strlen(reason)))
 		return kh_ctl_usage_error(
 		    "--reason must be 1-%d characters of UTF-8 text", REASON_MAX_CHARS);
 	if ((req = json_pack("{s:s}", "reason", reason)) == NULL ||
 	    (body = json_dumps(req, JSON_COMPACT)) == NULL ||
-	    (path = user_path(uid, "/revoke-sessions")) == NULL) {
+	    (path = kh_ctl_user_path(uid, "/revoke-sessions")) == NULL) {
 		json_decref(req);
 		free(body);
 		return KH_CTL_CONNECT;
@@ -260,7 +265,7 @@ kh_ctl_audit_tail(struct kh_ctl *ctl, int argc, char **argv)
 		else
 			return kh_ctl_usage_error("usage: audit tail [--user UID] [--count N]");
 	}
-	if (uid != NULL && (r = user_ok(uid)) != KH_CTL_OK)
+	if (uid != NULL && (r = kh_ctl_user_ok(uid)) != KH_CTL_OK)
 		return r;
 	if (count != NULL && kh_parse_long(count, 1, COUNT_MAX, &n) != KH_OK)
 		return kh_ctl_usage_error("--count must be 1 to %d", COUNT_MAX);

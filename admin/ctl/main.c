@@ -24,6 +24,7 @@ static int cmd_app_list(struct kh_ctl *ctl, int argc, char **argv);
 static int cmd_app_show(struct kh_ctl *ctl, int argc, char **argv);
 static int cmd_app_remove(struct kh_ctl *ctl, int argc, char **argv);
 static int cmd_token_hash(struct kh_ctl *ctl, int argc, char **argv);
+static int cmd_policy_list(struct kh_ctl *ctl, int argc, char **argv);
 static int cmd_token_new(struct kh_ctl *ctl, int argc, char **argv);
 
 /* The command table. Other files add their commands here:
@@ -44,11 +45,19 @@ static const struct kh_ctl_cmd ctl_commands[] = {
 	    kh_ctl_app_update_oidc },
 	{ "app", "rotate-secret", "ID", "issue a new client secret (shown once)", 1,
 	    kh_ctl_app_rotate_secret },
+	{ "policy", "list", "", "the access policies apps may name (--policy), the default marked",
+	    1, cmd_policy_list },
 	{ "user", "show", "UID", "show a user: directory entry, groups, sessions, login lock", 1,
 	    kh_ctl_user_show },
 	{ "user", "revoke-sessions", "UID --reason TEXT",
 	    "sign a user out everywhere (audited with the reason)", 1,
 	    kh_ctl_user_revoke_sessions },
+	{ "mfa", "reset", "UID --reason TEXT [--bypass]",
+	    "remove a user's factors and remembered devices, sign them out, revoke their "
+	    "tokens; --bypass prints a one-time code (valid [mfa] bypass_ttl) to enrol again",
+	    1, kh_ctl_mfa_reset },
+	{ "mfa", "unlock", "UID --reason TEXT", "clear a user's MFA failure lock", 1,
+	    kh_ctl_mfa_unlock },
 	{ "audit", "tail", "[--user UID] [--count N]",
 	    "the newest audit events (default 20, at most 1000)", 1, kh_ctl_audit_tail },
 	{ "token", "hash", "< TOKEN",
@@ -104,6 +113,19 @@ kh_ctl_app_id_ok(const char *id)
 			id[i] == '-'))
 			return 0;
 	return i > 0;
+}
+
+void
+kh_ctl_app_category(json_t *doc, const char *category)
+{
+	json_object_set_new(doc, "category", json_string(category));
+}
+
+void
+kh_ctl_app_policy(json_t *doc, const char *policy)
+{
+	/* "" goes back to the category's default (the server drops a null) */
+	json_object_set_new(doc, "policy", *policy == '\0' ? json_null() : json_string(policy));
 }
 
 void
@@ -266,10 +288,55 @@ groups_joined(const json_t *app)
 	return kh_buf_steal(&b, NULL);
 }
 
+/* "communication" or "general/mfa" (category, then the policy when named). */
+static char *
+category_policy(const json_t *app)
+{
+	const char *c = str_or(app, "category", "general"), *p = str_or(app, "policy", NULL);
+	struct kh_buf b;
+
+	kh_buf_init(&b, 1024);
+	if (kh_buf_append_str(&b, c) != KH_OK ||
+	    (p != NULL && kh_buf_appendf(&b, "/%s", p) != KH_OK)) {
+		kh_buf_free(&b);
+		return NULL;
+	}
+	return kh_buf_steal(&b, NULL);
+}
+
+static int
+cmd_policy_list(struct kh_ctl *ctl, int argc, char **argv)
+{
+	json_t *reply = NULL, *v;
+	const char *def;
+	size_t i;
+	int r;
+
+	if ((r = no_args(argc, argv, "policy list")) != KH_CTL_OK)
+		return r;
+	if ((r = kh_ctl_call(ctl, "GET", "/admin/api/v1/policies", NULL, &reply)) != KH_CTL_OK ||
+	    ctl->json) {
+		json_decref(reply);
+		return r;
+	}
+	def = str_or(reply, "default_policy", "");
+	json_array_foreach(json_object_get(reply, "policies"), i, v)
+	{
+		const char *n = json_string_value(v);
+		kh_ctl_print_cell(stdout, n != NULL ? n : "?", 0);
+		printf("%s\n", n != NULL && strcmp(n, def) == 0 ? "  (default)" : "");
+	}
+	printf("source: ");
+	kh_ctl_print_cell(stdout, str_or(reply, "source", "-"), 0);
+	printf("\n");
+	json_decref(reply);
+	return KH_CTL_OK;
+}
+
 static int
 cmd_app_list(struct kh_ctl *ctl, int argc, char **argv)
 {
-	static const char *const head[] = { "ID", "NAME", "PROTOCOL", "ENABLED", "CATEGORY",
+	static const char *const head[] = { "ID", "NAME", "PROTOCOL", "ENABLED", "CATEGORY/POLICY",
 		"GROUPS" };
 	json_t *reply = NULL, *apps, *app;
 	char **cells = NULL;
@@ -304,7 +371,7 @@ cmd_app_list(struct kh_ctl *ctl, int argc, char **argv)
 		cells[i * 6 + 2] = kh_strdup(str_or(app, "protocol", "?"));
 		cells[i * 6 + 3] =
 		    kh_strdup(json_is_false(json_object_get(app, "enabled")) ? "no" : "yes");
-		cells[i * 6 + 4] = kh_strdup(str_or(app, "category", "general"));
+		cells[i * 6 + 4] = category_policy(app);
 		cells[i * 6 + 5] = groups_joined(app);
 		for (c = 0; c < 6; c++) {
 			if (cells[i * 6 + c] == NULL)
