@@ -58,6 +58,34 @@ ok(r.status == 401, "failed login (delayed response) under valgrind", r.status)
 r = d.client().login("*)(uid=*", "x")
 ok(r.status == 401, "hostile user name under valgrind", r.status)
 token = r.find(r'name="csrf" value="([^"]+)"')
+
+# Two-step verification: enrolment (QR code, liboath, AES-GCM), recovery codes,
+# the challenge with a right, a replayed and a malformed code, a passkey
+# ceremony's options and a malformed finish (libcbor, OpenSSL).
+r = c.get("/mfa/setup")
+csrf = r.find(r'name="csrf" value="([^"]+)"')
+r = c.post("/mfa/totp", {"csrf": csrf, "action": "begin"})
+secret = (r.find(r'id="totp-secret">([^<]*)<') or "").replace(" ", "")
+ok(r.status == 200 and "<svg" in r.text and secret, "TOTP enrolment page under valgrind",
+   r.status)
+code = subprocess.run(["oathtool", "--totp", "-b", secret], capture_output=True,
+                      text=True).stdout.strip()
+r = c.post("/mfa/totp", {"csrf": csrf, "action": "confirm", "otp": code})
+ok(r.status == 200 and r.text.count('class="code"') == 10,
+   "TOTP confirmed, recovery codes shown, under valgrind", r.status)
+c2 = d.client()
+c2.login("yamada.taro", st.password)
+r = c2.get("/mfa")
+csrf2 = r.find(r'name="csrf" value="([^"]+)"')
+r = c2.post("/mfa", {"csrf": csrf2, "otp": code})
+ok(r.status == 401, "replayed TOTP code refused under valgrind", r.status)
+r = c2.post("/mfa", {"csrf": csrf2, "otp": "x" * 5000})
+ok(r.status == 401, "malformed code refused under valgrind", r.status)
+r = c.post("/mfa/webauthn/options", {"csrf": csrf, "mode": "register"})
+ok(r.status == 200 and '"challenge"' in r.text, "passkey options under valgrind", r.status)
+r = c.post("/mfa/webauthn/finish", {"csrf": csrf, "mode": "register", "id": "AAAA",
+                                    "clientDataJSON": "e30", "attestationObject": "oWNmbXQ"})
+ok(r.status == 400, "malformed attestation refused under valgrind", r.status)
 r = c.get("/metrics")
 ok(r.status == 200, "metrics under valgrind")
 r = c.get("/readyz")
