@@ -17,6 +17,7 @@
 #include "idp/oidc/oidc.h"
 #include "idp/pending.h"
 #include "idp/saml/saml.h"
+#include "sessions/mfa.h"
 #include "sessions/sessions.h"
 
 /* What the login form shows besides the fields. */
@@ -460,6 +461,19 @@ kh_handle_login_post(struct kh_req *req, struct kh_resp *resp)
 	kh_resp_cookie(resp, req, cfg->session_cookie, cookie, -1);
 	explicit_bzero(cookie, sizeof(cookie));
 
+	/* After a helpdesk reset with a bypass code: enrol first, wherever the
+	 * user was going (the pending request waits for it). */
+	if ((r = kh_mfa_bypass_active(st, id->uid)) == 1) {
+		kh_audit("login.enrol_required", "rid", req->rid, "user", id->uid, "ip",
+		    req->client_ip, NULL);
+		if (has_pending == 1)
+			kh_access_redirect_mfa(resp, fs.pending);
+		else
+			kh_resp_redirect(resp, 303, "/mfa");
+		goto out;
+	}
+	if (r < 0)
+		kh_warn("login.bypass_check", "rid", req->rid, "error", kh_strerror(r), NULL);
 	notice[0] = '\0';
 	if (info.grace_logins_left >= 0)
 		snprintf(notice, sizeof(notice), "%s %d", kh_msg(req->lang, M_WARN_GRACE),

@@ -121,6 +121,10 @@ int kh_mfa_bypass_issue(
 /* Uses the bypass code: KH_OK (gone now), KH_ERR_INVALID (wrong, expired or
  * none issued). */
 int kh_mfa_bypass_use(struct kh_store *st, const char *uid, const char *code);
+/* 1 when a bypass code is issued and not yet used or expired, 0 when not,
+ * negative KH_ERR on Redis failure (the login page sends such a user to
+ * /mfa at once: the helpdesk reset forces enrolment at the next sign-in). */
+int kh_mfa_bypass_active(struct kh_store *st, const char *uid);
 
 struct kh_mfa_reset_counts {
 	int totp;

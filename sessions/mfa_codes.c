@@ -287,3 +287,28 @@ kh_mfa_bypass_use(struct kh_store *st, const char *uid, const char *code)
 {
 	return code_use(st, uid, code, 1);
 }
+
+int
+kh_mfa_bypass_active(struct kh_store *st, const char *uid)
+{
+	struct mfa_keys k;
+	redisReply *rep = NULL;
+	const redisReply *code, *exp;
+	long long until = 0;
+	int r;
+
+	if (st == NULL)
+		return KH_ERR_INVALID;
+	if ((r = mfa_keys(st, uid, &k)) != KH_OK)
+		return r;
+	r = mfa_hmget2(st, &rep, &code, &exp, "HMGET %b bypass bypass_exp", k.mfa, k.mfa_len);
+	if (r == KH_OK) {
+		r = code->type == REDIS_REPLY_STRING && exp->type == REDIS_REPLY_STRING &&
+			mfa_parse_num(exp->str, exp->len, &until) == KH_OK && until > kh_time()
+		    ? 1
+		    : 0;
+		kh_replies_free(&rep, 1);
+	}
+	explicit_bzero(&k, sizeof(k));
+	return r;
+}

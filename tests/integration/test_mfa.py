@@ -837,8 +837,13 @@ def main_stack(work, fast, admin_tok, help_tok):
     ok(find_ev(evs, "helpdesk.bypass_issued", user=U4, token=HELPDESK, reason=RESET_REASON),
        "[reset] audit helpdesk.bypass_issued", find_ev(evs, "helpdesk.bypass_issued"))
 
-    # The user comes back with the bypass code.
-    cg, _ = login(U4)
+    # The user comes back with the bypass code: the sign-in goes to /mfa
+    # at once (enrolment is forced at the next sign-in), audited.
+    cg, rl = login(U4)
+    ok(rl.status == 303 and rl.header("Location") == "/mfa" and
+       find_ev(audit_events(audit), "login.enrol_required", user=U4),
+       "[reset] the next sign-in is sent to /mfa (login.enrol_required)",
+       (rl.status, rl.header("Location")))
     r = cg.get("/mfa")
     ok(r.status == 200 and has_id(r, "no-factor") and has_id(r, "bypass") and
        not has_id(r, "otp") and not has_id(r, "recovery-section"),
