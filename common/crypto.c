@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/param_build.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -307,4 +309,80 @@ kh_random_token(size_t nbytes, char **out)
 	OPENSSL_cleanse(raw, sizeof(raw));
 	*out = s;
 	return KH_OK;
+}
+
+static EVP_PKEY *
+pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+		goto out;
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pkey = NULL;
+out:
+	OSSL_PARAM_free(params);
+	EVP_PKEY_CTX_free(ctx);
+	return pkey;
+}
+
+EVP_PKEY *
+kh_pkey_p256(const unsigned char x[32], const unsigned char y[32])
+{
+	unsigned char pub[65];
+	OSSL_PARAM_BLD *bld = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	pub[0] = 0x04;
+	memcpy(pub + 1, x, 32);
+	memcpy(pub + 33, y, 32);
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
+		1 ||
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)) != 1)
+		goto out;
+	if ((pkey = pkey_from_params("EC", bld)) == NULL)
+		goto out;
+	/* fromdata refuses points off the curve; check the rest of the key too */
+	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
+	    EVP_PKEY_public_check(ctx) != 1) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_BLD_free(bld);
+	return pkey;
+}
+
+EVP_PKEY *
+kh_pkey_rsa(const unsigned char *nb, size_t nlen, const unsigned char *eb, size_t elen,
+    int min_bits, int max_bits)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if (nlen == 0 || elen == 0 || nlen > 8192 || elen > 8192)
+		return NULL;
+	n = BN_bin2bn(nb, (int)nlen, NULL);
+	e = BN_bin2bn(eb, (int)elen, NULL);
+	if (n == NULL || e == NULL || BN_num_bits(n) < min_bits || BN_num_bits(n) > max_bits ||
+	    !BN_is_odd(e) || BN_is_one(e) || BN_num_bits(e) > 64)
+		goto out;
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
+		goto out;
+	pkey = pkey_from_params("RSA", bld);
+out:
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	return pkey;
 }

@@ -3,6 +3,7 @@
 #ifndef KH_CRYPTO_H
 #define KH_CRYPTO_H
 
+#include <openssl/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,15 @@ int kh_gcm_seal(const unsigned char key[KH_GCM_KEY_LEN], const void *aad, size_t
 /* out must hold n - KH_GCM_OVERHEAD bytes; fails with KH_ERR_CRYPTO on any tamper. */
 int kh_gcm_open(const unsigned char key[KH_GCM_KEY_LEN], const void *aad, size_t aadlen,
     const unsigned char *in, size_t n, unsigned char *out, size_t *outlen);
+
+/* Public keys from their raw parts (JWKs, COSE keys), through OpenSSL 3
+ * fromdata. P-256: the affine coordinates; the point must be on the curve
+ * and pass EVP_PKEY_public_check. RSA: big-endian n and e with
+ * min_bits <= bits(n) <= max_bits and e odd, > 1, at most 64 bits. NULL when
+ * refused; free with EVP_PKEY_free. */
+EVP_PKEY *kh_pkey_p256(const unsigned char x[32], const unsigned char y[32]);
+EVP_PKEY *kh_pkey_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, size_t elen,
+    int min_bits, int max_bits);
 
 /* A random token of nbytes bytes, base64url encoded, in a fresh allocation. */
 int kh_random_token(size_t nbytes, char **out);

@@ -17,7 +17,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <limits.h>
@@ -341,78 +340,6 @@ wa_map_get(const cbor_item_t *map, const char *name, int64_t label, cbor_item_t 
 
 /* ---- COSE_Key to EVP_PKEY ---- */
 
-static EVP_PKEY *
-wa_pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
-{
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
-
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
-		goto out;
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
-out:
-	OSSL_PARAM_free(params);
-	EVP_PKEY_CTX_free(ctx);
-	return pkey;
-}
-
-static EVP_PKEY *
-wa_ec_key(const unsigned char *x, const unsigned char *y)
-{
-	unsigned char pub[65];
-	OSSL_PARAM_BLD *bld = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
-
-	pub[0] = 0x04;
-	memcpy(pub + 1, x, 32);
-	memcpy(pub + 33, y, 32);
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
-		1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)) != 1)
-		goto out;
-	if ((pkey = wa_pkey_from_params("EC", bld)) == NULL)
-		goto out;
-	/* fromdata refuses points off the curve; check the rest of the key too */
-	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
-	    EVP_PKEY_public_check(ctx) != 1) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_BLD_free(bld);
-	return pkey;
-}
-
-static EVP_PKEY *
-wa_rsa_key(const unsigned char *nb, size_t nlen, const unsigned char *eb, size_t elen)
-{
-	BIGNUM *n = BN_bin2bn(nb, (int)nlen, NULL), *e = BN_bin2bn(eb, (int)elen, NULL);
-	OSSL_PARAM_BLD *bld = NULL;
-	EVP_PKEY *pkey = NULL;
-
-	if (n == NULL || e == NULL || BN_num_bits(n) < WA_RSA_MIN_BITS ||
-	    BN_num_bits(n) > WA_RSA_MAX_BITS || !BN_is_odd(e) || BN_is_one(e) ||
-	    BN_num_bits(e) > 64)
-		goto out;
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
-		goto out;
-	pkey = wa_pkey_from_params("RSA", bld);
-out:
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
-	return pkey;
-}
-
 /* A COSE_Key (exactly p[0..n)) with one of our algorithms: *alg and, when pk
  * is not NULL, the key. An algorithm we do not accept is KH_ERR_DENIED. */
 static int
@@ -449,13 +376,13 @@ wa_cose_parse(const unsigned char *p, size_t n, int *alg, EVP_PKEY **pk, const c
 		if (kty != 2 || crv != 1 || !wa_cbor_bytes(v2, &b2, &l2) ||
 		    !wa_cbor_bytes(v3, &b3, &l3) || l2 != 32 || l3 != 32)
 			FAIL(KH_ERR_INVALID, "malformed EC2 P-256 public key");
-		if ((k = wa_ec_key(b2, b3)) == NULL)
+		if ((k = kh_pkey_p256(b2, b3)) == NULL)
 			FAIL(KH_ERR_INVALID, "EC public key is not a P-256 point");
 	} else if (a == WA_ALG_RS256) {
 		if (kty != 3 || !wa_cbor_bytes(v1, &b1, &l1) || !wa_cbor_bytes(v2, &b2, &l2) ||
 		    l1 == 0 || l1 > WA_RSA_MAX_BITS / 8 + 1 || l2 == 0 || l2 > 8)
 			FAIL(KH_ERR_INVALID, "malformed RSA public key");
-		if ((k = wa_rsa_key(b1, l1, b2, l2)) == NULL)
+		if ((k = kh_pkey_rsa(b1, l1, b2, l2, WA_RSA_MIN_BITS, WA_RSA_MAX_BITS)) == NULL)
 			FAIL(KH_ERR_INVALID, "RSA public key refused (size or exponent)");
 	} else {
 		if (kty != 1 || crv != 6 || !wa_cbor_bytes(v2, &b2, &l2) || l2 != 32)

@@ -6,10 +6,8 @@
  * anything else fail before any cryptography runs. Keys are parsed once when
  * a registry view is built, never per request. */
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,89 +35,36 @@ oidc_jwk_free(struct oidc_jwk *k, size_t n)
 	free(k);
 }
 
-static BIGNUM *
-b64_bn(json_t *o, const char *name)
+/* A base64url member of k decoded into buf; its length, or -1. */
+static int
+b64_member(json_t *k, const char *name, unsigned char *buf, size_t max)
 {
-	unsigned char buf[JWK_PART_MAX];
-	const char *s = json_string_value(json_object_get(o, name));
-	int n;
+	const char *s = json_string_value(json_object_get(k, name));
 
-	if (s == NULL)
-		return NULL;
-	n = kh_b64url_decode(s, strlen(s), buf, sizeof(buf));
-	if (n <= 0)
-		return NULL;
-	return BN_bin2bn(buf, n, NULL);
-}
-
-static EVP_PKEY *
-pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
-{
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
-
-	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
-		goto out;
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
-out:
-	OSSL_PARAM_free(params);
-	EVP_PKEY_CTX_free(ctx);
-	return pkey;
+	return s != NULL ? kh_b64url_decode(s, strlen(s), buf, max) : -1;
 }
 
 static EVP_PKEY *
 rsa_from_jwk(json_t *k)
 {
-	BIGNUM *n = b64_bn(k, "n"), *e = b64_bn(k, "e");
-	OSSL_PARAM_BLD *bld = NULL;
-	EVP_PKEY *pkey = NULL;
+	unsigned char n[JWK_PART_MAX], e[JWK_PART_MAX];
+	int nl = b64_member(k, "n", n, sizeof(n)), el = b64_member(k, "e", e, sizeof(e));
 
-	if (n == NULL || e == NULL || BN_num_bits(n) < 2048)
-		goto out;
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1)
-		goto out;
-	pkey = pkey_from_params("RSA", bld);
-out:
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(n);
-	BN_free(e);
-	return pkey;
+	if (nl <= 0 || el <= 0)
+		return NULL;
+	return kh_pkey_rsa(n, (size_t)nl, e, (size_t)el, 2048, JWK_PART_MAX * 8);
 }
 
 static EVP_PKEY *
 ec_from_jwk(json_t *k)
 {
-	unsigned char pub[65], x[64], y[64];
-	const char *xs = json_string_value(json_object_get(k, "x"));
-	const char *ys = json_string_value(json_object_get(k, "y"));
+	unsigned char x[64], y[64];
 	const char *crv = json_string_value(json_object_get(k, "crv"));
-	OSSL_PARAM_BLD *bld = NULL;
-	EVP_PKEY *pkey = NULL;
 
-	if (xs == NULL || ys == NULL || crv == NULL || strcmp(crv, "P-256") != 0)
+	if (crv == NULL || strcmp(crv, "P-256") != 0 || b64_member(k, "x", x, sizeof(x)) != 32 ||
+	    b64_member(k, "y", y, sizeof(y)) != 32)
 		return NULL;
-	if (kh_b64url_decode(xs, strlen(xs), x, sizeof(x)) != 32 ||
-	    kh_b64url_decode(ys, strlen(ys), y, sizeof(y)) != 32)
-		return NULL;
-	pub[0] = 0x04;
-	memcpy(pub + 1, x, 32);
-	memcpy(pub + 33, y, 32);
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) !=
-		1 ||
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)) != 1)
-		goto out;
-	/* fromdata checks that the point is on the curve. */
-	pkey = pkey_from_params("EC", bld);
-out:
-	OSSL_PARAM_BLD_free(bld);
-	return pkey;
+	return kh_pkey_p256(x, y);
 }
 
 int
