@@ -7,7 +7,6 @@ party (Apache + mod_auth_openidc). All on loopback; prints where to go and
 whom to sign in as; Ctrl-C stops it all."""
 
 import argparse
-import hashlib
 import json
 import os
 import secrets
@@ -19,6 +18,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 os.environ.setdefault("KH_KEEP_TMP", "")
+import admintool  # noqa: E402
 import khtest  # noqa: E402
 import mellon_sp  # noqa: E402
 import oidc_rp  # noqa: E402
@@ -57,10 +57,8 @@ def main():
     port = args.port if port_free(args.port) else khtest.free_port()
     work = khtest.tmpdir("kh-demo-")
     admin_token = secrets.token_urlsafe(32)
-    tokens = os.path.join(work, "admin-tokens")
-    with open(tokens, "w") as f:
-        f.write(f"demo-admin admin {hashlib.sha256(admin_token.encode()).hexdigest()}\n")
-    os.chmod(tokens, 0o600)
+    tokens = admintool.write_tokens(os.path.join(work, "admin-tokens"),
+                                    ("demo-admin", "admin", admin_token))
     overrides = oidc_rp.dev_keys(work)
     overrides.update({"log.level": "info", "admin.tokens_file": tokens,
                       "registry.poll_ms": 200,

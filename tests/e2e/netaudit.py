@@ -8,17 +8,23 @@ and run_mfa_e2e.py).
   * load_netlog / audit_netlog read Chromium's NetLog (--log-net-log, written
     by lib/browser.mjs when KH_NETLOG is set) and list DNS lookups, TCP
     connects and UDP datagrams beyond loopback;
-  * relay copies a node test's TAP lines as they come.
+  * relay copies a node test's TAP lines as they come; need_browser,
+    run_node_test, check_run and diag_blocked are the parts of a driver both
+    scripts share (prerequisites, the run under a SocketWatch, the checks
+    that follow it).
 """
 
 import ipaddress
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import khtest  # noqa: E402
 
@@ -250,3 +256,70 @@ def relay(proc):
         elif line.strip():
             print(f"# node: {line}", flush=True)
     return tests, failures, plan
+
+
+def need_browser():
+    """node, playwright-core (npm ci) and Chromium, or bail out; returns the
+    path of node."""
+    node = shutil.which("node")
+    if node is None:
+        khtest.bail("node not found: apt-get install nodejs npm")
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
+        khtest.bail("playwright-core not installed: (cd tests/e2e && npm ci)")
+    chromium = os.environ.get("KH_CHROMIUM", "/usr/bin/chromium")
+    if not os.access(chromium, os.X_OK):
+        khtest.bail(f"{chromium} not found: apt-get install chromium")
+    return node
+
+
+def run_node_test(node, script, env, timeout):
+    """Runs `node SCRIPT` (in tests/e2e) with env, its TAP lines relayed, its
+    process tree's sockets sampled, killed after timeout seconds. Returns
+    (exit code, tests, failures, plan, the stopped SocketWatch)."""
+    proc = subprocess.Popen(
+        [node, os.path.join(HERE, script)], cwd=HERE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    khtest._procs.append(proc)  # killed (with Chromium) at exit if still running
+    watch = SocketWatch(proc.pid)
+    watch.start()
+    timer = threading.Timer(timeout, lambda: khtest.stop(proc))
+    timer.start()
+    tests, failures, plan = relay(proc)
+    rc = proc.wait()
+    if not timer.is_alive():
+        khtest.diag(f"browser test killed after {timeout} s")
+    timer.cancel()
+    watch.stop()
+    return rc, tests, failures, plan, watch
+
+
+def check_run(rc, tests, failures, plan, watch):
+    """The driver's first checks, numbered after the browser test's: it ran
+    to completion, and no socket left loopback."""
+    khtest._n = tests
+    khtest._failed = failures
+    khtest.ok(rc == 0 and plan is not None and plan == tests and failures == 0,
+              "browser test ran to completion: exit 0, every planned step reported",
+              f"exit {rc}, plan {plan}, {tests} reported, {failures} failed")
+    khtest.ok(len(watch.chromium_seen) > 0 and watch.samples > 0,
+              "socket audit watched Chromium's processes",
+              f"{watch.samples} samples, chromium pids {sorted(watch.chromium_seen)}")
+    foreign = [f"{proto} {ip}:{port} (pid {pid} {comm})"
+               for (proto, ip, port), (pid, comm) in sorted(watch.foreign.items())]
+    khtest.ok(not foreign, "no socket of node or Chromium had a peer outside loopback",
+              "\n".join(foreign))
+    khtest.diag(f"socket audit: {watch.samples} samples of {len(watch.chromium_seen)} Chromium "
+                f"processes; loopback peers {sorted(watch.loopback_peers)}"
+                + (f"; IPv6 reachability probe socket seen {watch.probe_seen}x"
+                   if watch.probe_seen else ""))
+
+
+def diag_blocked(blocked, udp):
+    """Diagnostics from audit_netlog: what the host-resolver rules stopped,
+    and UDP sockets connected without a datagram."""
+    if blocked:
+        khtest.diag("requests Chromium tried and its host-resolver rules stopped before any "
+                    "packet: " + ", ".join(sorted(set(blocked))))
+    if udp:
+        khtest.diag("UDP connect() without any datagram (IPv6 reachability probe): "
+                    + ", ".join(sorted(set(udp))))

@@ -24,18 +24,17 @@ page; KH_KEEP_TMP=1 keeps the temporary directories.
 
 import os
 import shutil
-import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import khtest  # noqa: E402
-# The loopback audit (socket sampler, NetLog reader, TAP relay) is shared with
-# run_mfa_e2e.py.
-from netaudit import SocketWatch, audit_netlog, load_netlog, relay  # noqa: E402
+# The loopback audit (socket sampler, NetLog reader, TAP relay) and the
+# driver's common steps are shared with run_mfa_e2e.py.
+from netaudit import (audit_netlog, check_run, diag_blocked, load_netlog,  # noqa: E402
+                      need_browser, run_node_test)
 
 USER = "yamada.taro"
 EXPECT_NAME = "山田 太郎"
@@ -48,14 +47,7 @@ def main():
         import stack  # tests/lib/stack.py (needs slapd.py, redisd.py, kakehashid.py)
     except ImportError as e:
         khtest.bail(f"test fixtures missing: {e}")
-    node = shutil.which("node")
-    if node is None:
-        khtest.bail("node not found: apt-get install nodejs npm")
-    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        khtest.bail("playwright-core not installed: (cd tests/e2e && npm ci)")
-    chromium = os.environ.get("KH_CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        khtest.bail(f"{chromium} not found: apt-get install chromium")
+    node = need_browser()
 
     st = stack.Stack(count=250, overrides={"login.min_delay_ms": MIN_DELAY_MS})
     try:
@@ -86,39 +78,8 @@ def main():
                                 "not host 127.0.0.1 and not ip6 host ::1"],
                                log_path=tcpdump_out)
         time.sleep(0.5)
-    proc = subprocess.Popen(
-        [node, os.path.join(HERE, "login.test.mjs")], cwd=HERE, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    khtest._procs.append(proc)  # killed (with Chromium) at exit if still running
-    watch = SocketWatch(proc.pid)
-    watch.start()
-    timer = threading.Timer(NODE_TIMEOUT, lambda: khtest.stop(proc))
-    timer.start()
-    tests, failures, plan = relay(proc)
-    rc = proc.wait()
-    if not timer.is_alive():
-        khtest.diag(f"browser test killed after {NODE_TIMEOUT} s")
-    timer.cancel()
-    watch.stop()
-
-    # The driver's checks continue the browser test's numbering.
-    khtest._n = tests
-    khtest._failed = failures
-    khtest.ok(rc == 0 and plan is not None and plan == tests and failures == 0,
-              "browser test ran to completion: exit 0, every planned step reported",
-              f"exit {rc}, plan {plan}, {tests} reported, {failures} failed")
-
-    khtest.ok(len(watch.chromium_seen) > 0 and watch.samples > 0,
-              "socket audit watched Chromium's processes",
-              f"{watch.samples} samples, chromium pids {sorted(watch.chromium_seen)}")
-    foreign = [f"{proto} {ip}:{port} (pid {pid} {comm})"
-               for (proto, ip, port), (pid, comm) in sorted(watch.foreign.items())]
-    khtest.ok(not foreign, "no socket of node or Chromium had a peer outside loopback",
-              "\n".join(foreign))
-    khtest.diag(f"socket audit: {watch.samples} samples of {len(watch.chromium_seen)} Chromium "
-                f"processes; loopback peers {sorted(watch.loopback_peers)}"
-                + (f"; IPv6 reachability probe socket seen {watch.probe_seen}x"
-                   if watch.probe_seen else ""))
+    rc, tests, failures, plan, watch = run_node_test(node, "login.test.mjs", env, NODE_TIMEOUT)
+    check_run(rc, tests, failures, plan, watch)
 
     try:
         problems, blocked, peers, udp = audit_netlog(load_netlog(netlog))
@@ -132,12 +93,7 @@ def main():
     khtest.ok(readable and peers == {want},
               f"Chromium's NetLog: every TCP connection went to kakehashid ({want})",
               f"TCP peers: {sorted(peers)}")
-    if blocked:
-        khtest.diag("requests Chromium tried and its host-resolver rules stopped before any "
-                    "packet: " + ", ".join(sorted(set(blocked))))
-    if udp:
-        khtest.diag("UDP connect() without any datagram (IPv6 reachability probe): "
-                    + ", ".join(sorted(set(udp))))
+    diag_blocked(blocked, udp)
 
     if tcpdump is not None:
         khtest.stop(tcpdump)

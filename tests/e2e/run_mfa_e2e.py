@@ -27,15 +27,12 @@ screenshots mfa.test.mjs takes on failure).
 
 import base64
 import glob
-import hashlib
 import http.client
 import http.server
 import json
 import os
-import re
 import secrets
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import khtest  # noqa: E402
-from netaudit import SocketWatch, audit_netlog, load_netlog, relay  # noqa: E402
+from netaudit import (audit_netlog, check_run, diag_blocked, load_netlog,  # noqa: E402
+                      need_browser, run_node_test)
 
 NODE_TIMEOUT = 240  # seconds for the whole browser test
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
@@ -54,29 +52,6 @@ USER_PASSKEY = "sato.hanako"
 APP_ID = "mfa-e2e"
 WELL_KNOWN = {"yamada.taro", "sato.hanako", "locked.user", "expired.user", "reset.user",
               "grace.user", "expiring.user", "dup.one", "dup.two", "odd.user"}
-
-
-def sha(tok):
-    return hashlib.sha256(tok.encode()).hexdigest()
-
-
-def api(port, method, path, token, body=None):
-    """Admin API call on 127.0.0.1:port; returns (status, JSON or None, text)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    h = {"Authorization": f"Bearer {token}"}
-    raw = None
-    if body is not None:
-        raw = json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    conn.request(method, path, body=raw, headers=h)
-    r = conn.getresponse()
-    text = r.read().decode("utf-8", "replace")
-    conn.close()
-    try:
-        doc = json.loads(text) if text else None
-    except ValueError:
-        doc = None
-    return r.status, doc, text
 
 
 def distinct_ports(n):
@@ -151,60 +126,22 @@ class Callback(http.server.BaseHTTPRequestHandler):
         pass
 
 
-# ---- audit trail ------------------------------------------------------------
-
-AUDIT_PAIR = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def audit_events(path):
-    """The audit log file: one event a line, key=value pairs, values with
-    spaces or quotes in double quotes (common/log.c)."""
-    events = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return events
-    for ln in lines:
-        ev = {}
-        for k, v in AUDIT_PAIR.findall(ln):
-            if v.startswith('"'):
-                v = re.sub(r'\\(.)', r'\1', v[1:-1])
-            ev[k] = v
-        if ev:
-            events.append(ev)
-    return events
-
-
-def find(events, **want):
-    return [e for e in events if all(str(e.get(k)) == str(v) for k, v in want.items())]
-
-
 def main():
     try:
+        from admintool import api, audit_events, find_ev, write_tokens
         import kakehashid
         import oidc_rp
         import slapd
         import stack
     except ImportError as e:
         khtest.bail(f"test fixtures missing: {e}")
-    node = shutil.which("node")
-    if node is None:
-        khtest.bail("node not found: apt-get install nodejs npm")
-    if not os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")):
-        khtest.bail("playwright-core not installed: (cd tests/e2e && npm ci)")
-    chromium = os.environ.get("KH_CHROMIUM", "/usr/bin/chromium")
-    if not os.access(chromium, os.X_OK):
-        khtest.bail(f"{chromium} not found: apt-get install chromium")
+    node = need_browser()
     if shutil.which("oathtool") is None:
         khtest.bail("oathtool not found: apt-get install oathtool")
 
     work = khtest.tmpdir("kh-mfa-e2e-")
     admin_tok = secrets.token_urlsafe(32)
-    tokens = os.path.join(work, "admin-tokens")
-    with open(tokens, "w") as f:
-        f.write(f"e2e-admin admin {sha(admin_tok)}\n")
-    os.chmod(tokens, 0o600)
+    tokens = write_tokens(os.path.join(work, "admin-tokens"), ("e2e-admin", "admin", admin_tok))
     port_a, port_b, port_cb = distinct_ports(3)
     base_a, base_b = f"http://localhost:{port_a}", f"http://localhost:{port_b}"
     redirect_uri = f"http://127.0.0.1:{port_cb}/cb"
@@ -243,10 +180,12 @@ def main():
                 f"no factor {user_i18n}")
 
     # ---- the application: OIDC client with policy "mfa" ------------------------
-    status, doc, text = api(port_a, "POST", "/admin/api/v1/apps/oidc", admin_tok, {
-        "id": APP_ID, "name": "MFA 試験アプリ", "enabled": True, "policy": "mfa",
-        "oidc": {"redirect_uris": [redirect_uri], "scopes": ["openid", "profile"],
-                 "token_endpoint_auth_method": "client_secret_basic"}})
+    res = api(kakehashid.Client(port_a, accept_language=None), "POST",
+              "/admin/api/v1/apps/oidc", token=admin_tok, body={
+                  "id": APP_ID, "name": "MFA 試験アプリ", "enabled": True, "policy": "mfa",
+                  "oidc": {"redirect_uris": [redirect_uri], "scopes": ["openid", "profile"],
+                           "token_endpoint_auth_method": "client_secret_basic"}})
+    status, doc, text = res.status, res.json, res.text
     secret = (doc or {}).get("client_secret")
     app = (doc or {}).get("app") or {}
     if status not in (200, 201) or not secret:
@@ -278,47 +217,18 @@ def main():
     env.pop("KH_NETLOG", None)
 
     t0 = time.time()
-    proc = subprocess.Popen(
-        [node, os.path.join(HERE, "mfa.test.mjs")], cwd=HERE, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    khtest._procs.append(proc)  # killed (with Chromium) at exit if still running
-    watch = SocketWatch(proc.pid)
-    watch.start()
-    timer = threading.Timer(NODE_TIMEOUT, lambda: khtest.stop(proc))
-    timer.start()
-    tests, failures, plan = relay(proc)
-    rc = proc.wait()
-    if not timer.is_alive():
-        khtest.diag(f"browser test killed after {NODE_TIMEOUT} s")
-    timer.cancel()
-    watch.stop()
+    rc, tests, failures, plan, watch = run_node_test(node, "mfa.test.mjs", env, NODE_TIMEOUT)
     srv.shutdown()
     khtest.diag(f"browser test took {time.time() - t0:.1f} s")
     if failures and os.path.isdir(shots) and os.listdir(shots):
         khtest.diag(f"screenshots of failed steps in {shots}" +
                     ("" if os.environ.get("KH_KEEP_TMP") else " (KH_KEEP_TMP=1 keeps them)"))
 
-    # The driver's checks continue the browser test's numbering.
-    khtest._n = tests
-    khtest._failed = failures
+    # The run and the loopback audit of its sockets.
     ok = khtest.ok
-    ok(rc == 0 and plan is not None and plan == tests and failures == 0,
-       "browser test ran to completion: exit 0, every planned step reported",
-       f"exit {rc}, plan {plan}, {tests} reported, {failures} failed")
+    check_run(rc, tests, failures, plan, watch)
 
-    # ---- loopback audit ---------------------------------------------------------
-    ok(len(watch.chromium_seen) > 0 and watch.samples > 0,
-       "socket audit watched Chromium's processes",
-       f"{watch.samples} samples, chromium pids {sorted(watch.chromium_seen)}")
-    foreign = [f"{proto} {ip}:{port} (pid {pid} {comm})"
-               for (proto, ip, port), (pid, comm) in sorted(watch.foreign.items())]
-    ok(not foreign, "no socket of node or Chromium had a peer outside loopback",
-       "\n".join(foreign))
-    khtest.diag(f"socket audit: {watch.samples} samples of {len(watch.chromium_seen)} Chromium "
-                f"processes; loopback peers {sorted(watch.loopback_peers)}"
-                + (f"; IPv6 reachability probe socket seen {watch.probe_seen}x"
-                   if watch.probe_seen else ""))
-
+    # ---- loopback audit: NetLogs ------------------------------------------------
     files = sorted(glob.glob(os.path.join(netlogs, "*.json")))
     problems, blocked, peers, udp = [], [], set(), []
     for path in files:
@@ -341,12 +251,7 @@ def main():
        "Chromium's NetLogs: every TCP connection went to kakehashid A or B or the "
        "application's callback", f"TCP peers: {sorted(peers)}; allowed {sorted(allowed)}")
     khtest.diag(f"NetLog TCP peers: {sorted(peers)}")
-    if blocked:
-        khtest.diag("requests Chromium tried and its host-resolver rules stopped before any "
-                    "packet: " + ", ".join(sorted(set(blocked))))
-    if udp:
-        khtest.diag("UDP connect() without any datagram (IPv6 reachability probe): "
-                    + ", ".join(sorted(set(udp))))
+    diag_blocked(blocked, udp)
 
     # ---- what the application saw ------------------------------------------------
     log = [e for e in Callback.log if e.get("path") == "/cb"]  # not /favicon.ico
@@ -362,33 +267,33 @@ def main():
        "codes for all three users (TOTP, passkey on A, passkey on B)", sorted(map(str, subs)))
 
     # ---- audit trail ------------------------------------------------------------
-    ev = audit_events(audit_a) + audit_events(audit_b)
+    ev = audit_events(audit_a, kind=None) + audit_events(audit_b, kind=None)
     checks = [
         ("mfa.enrol factor=totp for " + USER_TOTP,
-         find(ev, event="mfa.enrol", user=USER_TOTP, factor="totp")),
+         find_ev(ev, "mfa.enrol", user=USER_TOTP, factor="totp")),
         ("mfa.success via totp_enrol, totp and recovery_code for " + USER_TOTP,
-         find(ev, event="mfa.success", user=USER_TOTP, via="totp_enrol") and
-         find(ev, event="mfa.success", user=USER_TOTP, via="totp") and
-         find(ev, event="mfa.success", user=USER_TOTP, via="recovery_code")),
+         find_ev(ev, "mfa.success", user=USER_TOTP, via="totp_enrol") and
+         find_ev(ev, "mfa.success", user=USER_TOTP, via="totp") and
+         find_ev(ev, "mfa.success", user=USER_TOTP, via="recovery_code")),
         ("mfa.failure via totp: the two replayed codes and the wrong one on the English page",
-         len(find(ev, event="mfa.failure", user=USER_TOTP, via="totp")) == 3),
+         len(find_ev(ev, "mfa.failure", user=USER_TOTP, via="totp")) == 3),
         ("mfa.failure via recovery_code: the used recovery code",
-         len(find(ev, event="mfa.failure", user=USER_TOTP, via="recovery_code")) == 1),
+         len(find_ev(ev, "mfa.failure", user=USER_TOTP, via="recovery_code")) == 1),
         ("mfa.success amr \"pwd otp mfa\" for the TOTP code",
-         find(ev, event="mfa.success", user=USER_TOTP, via="totp", amr="pwd otp mfa")),
+         find_ev(ev, "mfa.success", user=USER_TOTP, via="totp", amr="pwd otp mfa")),
         ("mfa.enrol factor=webauthn fmt=none for " + USER_PASSKEY,
-         find(ev, event="mfa.enrol", user=USER_PASSKEY, factor="webauthn", fmt="none")),
+         find_ev(ev, "mfa.enrol", user=USER_PASSKEY, factor="webauthn", fmt="none")),
         ("mfa.enrol factor=webauthn fmt=packed for " + user_b,
-         find(ev, event="mfa.enrol", user=user_b, factor="webauthn", fmt="packed")),
+         find_ev(ev, "mfa.enrol", user=user_b, factor="webauthn", fmt="packed")),
         ("mfa.success via webauthn for both passkey users",
-         find(ev, event="mfa.success", user=USER_PASSKEY, via="webauthn") and
-         find(ev, event="mfa.success", user=user_b, via="webauthn")),
+         find_ev(ev, "mfa.success", user=USER_PASSKEY, via="webauthn") and
+         find_ev(ev, "mfa.success", user=user_b, via="webauthn")),
         ("mfa.failure via webauthn: the tampered and the cloned assertion (A), the "
          "unverified one (B)",
-         len(find(ev, event="mfa.failure", user=USER_PASSKEY, via="webauthn")) == 2 and
-         len(find(ev, event="mfa.failure", user=user_b, via="webauthn")) == 1),
+         len(find_ev(ev, "mfa.failure", user=USER_PASSKEY, via="webauthn")) == 2 and
+         len(find_ev(ev, "mfa.failure", user=user_b, via="webauthn")) == 1),
         ("mfa.webauthn_counter_replay for the clone",
-         len(find(ev, event="mfa.webauthn_counter_replay", user=USER_PASSKEY)) == 1),
+         len(find_ev(ev, "mfa.webauthn_counter_replay", user=USER_PASSKEY)) == 1),
     ]
     missing = [name for name, got in checks if not got]
     ok(ev and not missing, "audit log: enrolments, successes and failures as the browser did them",
@@ -401,8 +306,8 @@ def main():
     # The daemons' own log says why each assertion was refused: the tampered
     # signature on A, the missing user verification on B (not, say, a lost
     # challenge).
-    refused = [e for e in audit_events(st.daemon.log) + audit_events(daemon_b.log)
-               if e.get("event") == "mfa.webauthn_refused"]
+    refused = (audit_events(st.daemon.log, "mfa.webauthn_refused", kind=None) +
+               audit_events(daemon_b.log, "mfa.webauthn_refused", kind=None))
     want = [{"user": USER_PASSKEY, "why": "assertion signature does not verify"},
             {"user": USER_PASSKEY, "why": "signature counter did not grow (cloned authenticator?)"},
             {"user": user_b, "why": "user verification required but not performed"}]

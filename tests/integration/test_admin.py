@@ -6,65 +6,26 @@ Writes its own tokens file (NAME ROLE SHA256HEX) and passes it with
 overrides={"admin.tokens_file": ...}; apps are put into the registry
 directly in Redis, as the SAML/OIDC admin endpoints would."""
 
-import hashlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import admintool  # noqa: E402
+from admintool import CTL, api, ctl, sha  # noqa: E402
 import khtest  # noqa: E402
 from khtest import ok, diag  # noqa: E402
 import stack  # noqa: E402
 
-CTL = khtest.binary("kakehashictl")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
 MAX_BODY = 4096
 PREFIX = "kh:"
 
 
-def sha(tok):
-    return hashlib.sha256(tok.encode()).hexdigest()
-
-
-def api(cli, method, path, token=None, body=None, ctype="application/json", headers=None):
-    h = dict(headers or {})
-    if token is not None:
-        h["Authorization"] = f"Bearer {token}"
-    raw = None
-    if body is not None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        if ctype:
-            h["Content-Type"] = ctype
-    r = cli.request(method, path, raw_body=raw, headers=h)
-    try:
-        r.json = json.loads(r.text) if r.text else None
-    except ValueError:
-        r.json = None
-    return r
-
-
 def is_error(r, status, code=None):
-    j = r.json or {}
-    return (r.status == status and isinstance(j, dict) and set(j) == {"error", "message",
-                                                                       "message_ja"}
-            and (code is None or j["error"] == code) and j["message"] and j["message_ja"]
-            and (r.header("Content-Type") or "").startswith("application/json"))
-
-
-def ctl(port, *args, token=None, token_file=None, stdin=None, env_url=True):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
-    if env_url:
-        env["KAKEHASHI_URL"] = f"http://127.0.0.1:{port}"
-    if token is not None:
-        env["KAKEHASHI_TOKEN"] = token
-    cmd = [CTL]
-    if token_file:
-        cmd += ["--token-file", token_file]
-    p = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env, input=stdin,
-                       timeout=60)
-    return p
+    """Here every error is also checked for its messages and Content-Type."""
+    return admintool.is_error(r, status, code, strict=True)
 
 
 def main():

@@ -5,60 +5,22 @@ signing a user out everywhere (user revoke-sessions, reason required and
 audited), the audit trail in Redis (audit tail, per user), role limits, and
 the audit stream riding out a short Redis outage. TAP output."""
 
-import hashlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from admintool import CTL, api, ctl, is_error, write_tokens  # noqa: E402
 import khtest  # noqa: E402
 from khtest import ok  # noqa: E402
 import stack  # noqa: E402
 
-CTL = khtest.binary("kakehashictl")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
 PREFIX = "kh:"
 USER = "yamada.taro"
 REASON = "端末紛失の報告 (ticket #4711)"
-
-
-def sha(tok):
-    return hashlib.sha256(tok.encode()).hexdigest()
-
-
-def api(cli, method, path, token=None, body=None):
-    h = {}
-    if token is not None:
-        h["Authorization"] = f"Bearer {token}"
-    raw = None
-    if body is not None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    r = cli.request(method, path, raw_body=raw, headers=h)
-    try:
-        r.json = json.loads(r.text) if r.text else None
-    except ValueError:
-        r.json = None
-    return r
-
-
-def is_error(r, status, code=None):
-    j = r.json or {}
-    return (r.status == status and isinstance(j, dict) and set(j) == {"error", "message",
-                                                                       "message_ja"}
-            and (code is None or j["error"] == code))
-
-
-def ctl(port, *args, token=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
-    env["KAKEHASHI_URL"] = f"http://127.0.0.1:{port}"
-    if token is not None:
-        env["KAKEHASHI_TOKEN"] = token
-    return subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env,
-                          timeout=60)
 
 
 def signed_in(c):
@@ -78,11 +40,8 @@ def main():
     work = khtest.tmpdir("kh-helpdesk-")
     admin_tok = secrets.token_urlsafe(32)
     help_tok = secrets.token_urlsafe(32)
-    tokens = os.path.join(work, "admin-tokens")
-    with open(tokens, "w") as f:
-        f.write(f"ops-alice admin {sha(admin_tok)}\n")
-        f.write(f"helpdesk-bob helpdesk {sha(help_tok)}\n")
-    os.chmod(tokens, 0o600)
+    tokens = write_tokens(os.path.join(work, "admin-tokens"), ("ops-alice", "admin", admin_tok),
+                          ("helpdesk-bob", "helpdesk", help_tok))
     try:
         st = stack.Stack(count=5, overrides={"admin.tokens_file": tokens,
                                              "log.audit_file": os.path.join(work, "audit.log"),

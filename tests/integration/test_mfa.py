@@ -11,8 +11,6 @@ tokens, the CLI's argument checks, and Redis going away during POST /mfa.
 TOTP codes come from oathtool. TAP output."""
 
 import base64
-import hashlib
-import http.client
 import json
 import os
 import re
@@ -21,16 +19,17 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from admintool import (CTL, api, audit_events, ctl, find_ev, is_error,  # noqa: E402
+                       write_tokens)
 import kakehashid  # noqa: E402
+from kakehashid import csrf_of  # noqa: E402
 import khtest  # noqa: E402
 from khtest import ok  # noqa: E402
 import oidc_rp  # noqa: E402
 import stack  # noqa: E402
 
-CTL = khtest.binary("kakehashictl")
 OATHTOOL = "oathtool"
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior",
                    "ThreadSanitizer")
@@ -43,10 +42,6 @@ UNLOCK_REASON = "本人確認済み (電話) ticket #77"
 HELPDESK = "helpdesk-bob"
 
 
-def sha(tok):
-    return hashlib.sha256(tok.encode()).hexdigest()
-
-
 # ---- HTTP helpers --------------------------------------------------------------
 
 class PeerClient(kakehashid.Client):
@@ -54,74 +49,13 @@ class PeerClient(kakehashid.Client):
     and may add an X-Forwarded-For header (a proxy in front, or a liar)."""
 
     def __init__(self, port, source="127.0.0.1", xff=None, **kw):
-        super().__init__(port, **kw)
-        self.source = source
+        super().__init__(port, source=source, **kw)
         self.xff = xff
 
     def request(self, method, path, body=None, headers=None, raw_body=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout,
-                                          source_address=(self.source, 0))
-        h = {"Accept-Language": self.accept_language} if self.accept_language else {}
-        if self.cookies:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if self.xff is not None:
-            h["X-Forwarded-For"] = self.xff
-        data = None
-        if body is not None:
-            data = urllib.parse.urlencode(body).encode() if isinstance(body, (dict, list)) \
-                else body
-            h["Content-Type"] = "application/x-www-form-urlencoded"
-        if raw_body is not None:
-            data = raw_body
-        h.update(headers or {})
-        conn.request(method, path, body=data, headers=h)
-        r = conn.getresponse()
-        resp = kakehashid.Response(r.status, r.getheaders(), r.read())
-        conn.close()
-        for sc in resp.headers_all("Set-Cookie"):
-            name, _, rest = sc.partition("=")
-            value = rest.split(";", 1)[0]
-            if "Max-Age=0" in sc or value == "":
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
-        return resp
-
-
-def api(cli, method, path, token=None, body=None):
-    h = {}
-    if token is not None:
-        h["Authorization"] = f"Bearer {token}"
-    raw = None
-    if body is not None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h["Content-Type"] = "application/json"
-    r = cli.request(method, path, raw_body=raw, headers=h)
-    try:
-        r.json = json.loads(r.text) if r.text else None
-    except ValueError:
-        r.json = None
-    return r
-
-
-def is_error(r, status, code=None):
-    j = r.json or {}
-    return (r.status == status and isinstance(j, dict) and set(j) == {"error", "message",
-                                                                       "message_ja"}
-            and (code is None or j["error"] == code))
-
-
-def ctl(port, *args, token=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAKEHASHI_")}
-    env["KAKEHASHI_URL"] = f"http://127.0.0.1:{port}"
-    if token is not None:
-        env["KAKEHASHI_TOKEN"] = token
-    return subprocess.run([CTL] + list(args), capture_output=True, text=True, env=env,
-                          timeout=60)
-
-
-def csrf_of(r):
-    return r.find(r'name="csrf" value="([^"]+)"') or ""
+            headers = {"X-Forwarded-For": self.xff, **(headers or {})}
+        return super().request(method, path, body, headers, raw_body)
 
 
 def has_id(r, ident):
@@ -200,52 +134,7 @@ class Totp:
                     if c not in near)
 
 
-# ---- audit file and Redis inspection ---------------------------------------------------
-
-_LOGFMT = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def _unquote(v):
-    if not v.startswith('"'):
-        return v
-    v = v[1:-1]
-    out, i = bytearray(), 0
-    b = v.encode()
-    while i < len(b):
-        if b[i:i + 1] == b"\\" and i + 1 < len(b):
-            n = b[i + 1:i + 2]
-            if n == b"n":
-                out += b"\n"
-                i += 2
-            elif n == b"x":
-                out.append(int(b[i + 2:i + 4], 16))
-                i += 4
-            else:
-                out += n
-                i += 2
-        else:
-            out.append(b[i])
-            i += 1
-    return out.decode("utf-8", errors="replace")
-
-
-def audit_events(path):
-    evs = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                d = {k: _unquote(v) for k, v in _LOGFMT.findall(line)}
-                if d.get("kind") == "audit":
-                    evs.append(d)
-    except OSError:
-        pass
-    return evs
-
-
-def find_ev(evs, event, **kw):
-    return [e for e in evs if e.get("event") == event and
-            all(e.get(k) == v for k, v in kw.items())]
-
+# ---- Redis inspection ------------------------------------------------------------------
 
 def _flat(v):
     if v is None:
@@ -291,6 +180,16 @@ def code_forms(code):
 
 # ---- the flows -------------------------------------------------------------------
 
+def start_stack(work, name, ov):
+    """slapd, redis-server and kakehashid (20 users) in WORK/NAME with the
+    overrides ov; bails out when they do not start."""
+    os.makedirs(os.path.join(work, name))
+    try:
+        return stack.Stack(count=20, overrides=ov, workdir=os.path.join(work, name)).start()
+    except Exception as e:  # noqa: BLE001
+        khtest.bail(str(e))
+
+
 def enrol(c):
     """A signed-in browser that may enrol sets up TOTP through the pages.
     Returns (Totp or None, recovery codes, begin response, confirm response)."""
@@ -322,11 +221,8 @@ def main():
     work = khtest.tmpdir("kh-mfa-")
     admin_tok = secrets.token_urlsafe(32)
     help_tok = secrets.token_urlsafe(32)
-    tokens = os.path.join(work, "admin-tokens")
-    with open(tokens, "w") as f:
-        f.write(f"ops-alice admin {sha(admin_tok)}\n")
-        f.write(f"{HELPDESK} helpdesk {sha(help_tok)}\n")
-    os.chmod(tokens, 0o600)
+    tokens = write_tokens(os.path.join(work, "admin-tokens"), ("ops-alice", "admin", admin_tok),
+                          (HELPDESK, "helpdesk", help_tok))
     fast = {"login.min_delay_ms": 10, "login.max_delay_ms": 50,
             "admin.tokens_file": tokens}
 
@@ -343,11 +239,7 @@ def zones_check(work, fast, help_tok):
     ov = dict(fast)
     ov.update({"mfa.enrol_zones": "gov", "server.trusted_proxies": "127.0.0.1",
                "log.audit_file": audit})
-    os.makedirs(os.path.join(work, "zones"))
-    try:
-        st = stack.Stack(count=20, overrides=ov, workdir=os.path.join(work, "zones")).start()
-    except Exception as e:  # noqa: BLE001
-        khtest.bail(str(e))
+    st = start_stack(work, "zones", ov)
     d = st.daemon
     user = st.users[10]
     c = PeerClient(d.port)
@@ -430,11 +322,7 @@ def main_stack(work, fast, admin_tok, help_tok):
     ov = oidc_rp.overrides(work)
     ov.update(fast)
     ov.update({"log.audit_file": audit, "mfa.max_failures": 3, "mfa.lock_duration": 60})
-    os.makedirs(os.path.join(work, "main"))
-    try:
-        st = stack.Stack(count=20, overrides=ov, workdir=os.path.join(work, "main")).start()
-    except Exception as e:  # noqa: BLE001
-        khtest.bail(str(e))
+    st = start_stack(work, "main", ov)
     d = st.daemon
     port = d.port
     cli = d.client()

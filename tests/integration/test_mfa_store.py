@@ -14,20 +14,19 @@ import os
 import re
 import secrets
 import struct
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import khtest  # noqa: E402
 from khtest import ok, diag  # noqa: E402
-import redisd  # noqa: E402
+import probes  # noqa: E402
+from probes import clean, lp, rc  # noqa: E402
 
 PROBE = khtest.binary("tests/integration/mfa_probe")
 PREFIX = "mfat:"
 SECRET = secrets.token_bytes(32)
 KEK = secrets.token_bytes(32)
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
 
 (KH_OK, KH_ERR_INVALID, KH_ERR_TOO_LARGE, KH_ERR_NOT_FOUND, KH_ERR_UNAVAILABLE,
  KH_ERR_CRYPTO, KH_ERR_EXISTS, KH_ERR_REPLAY) = 0, -3, -4, -5, -6, -10, -11, -12
@@ -42,68 +41,10 @@ SEALED_LEN = 20 + 1 + 12 + 16
 SENSITIVE = []
 
 
-def write_config(path, port):
-    lines = [
-        "[server]", "base_url = http://127.0.0.1:8080", "",
-        "[ldap]", "uris = ldap://127.0.0.1:9", "base_dn = dc=example,dc=jp", "",
-        "[redis]", "host = 127.0.0.1", f"port = {port}", "timeout_ms = 300",
-        f"key_prefix = {PREFIX}", "",
-        "[session]", f"secret = {SECRET.hex()}", "",
-        "[mfa]", f"kek = {KEK.hex()}", "",
-        "[log]", "level = debug", "",
-    ]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines))
-    return path
-
-
-STDERR = []
-
-
-def clean(stderr):
-    return not any(m in stderr for m in SANITIZER_MARKS)
-
-
-class Shell:
-    """One long-lived probe process: keeps its connection across commands."""
-
-    def __init__(self, conf):
-        self.p = subprocess.Popen([PROBE, conf, "shell"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  start_new_session=True)
-
-    def __call__(self, *args):
-        self.p.stdin.write(" ".join(str(a) for a in args) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"rc": None, "raw": line}
-
-    def close(self):
-        self.p.stdin.write("quit\n")
-        self.p.stdin.close()
-        rc = self.p.wait(60)
-        err = self.p.stderr.read()
-        STDERR.append(err)
-        return rc, err
-
-
-def rc(res):
-    return None if res is None else res.get("rc")
+STDERR = []  # every probe stderr
 
 
 # --- reference computations ---------------------------------------------------
-
-def lp(*parts):
-    out = b""
-    for p in parts:
-        p = p.encode() if isinstance(p, str) else p
-        out += len(p).to_bytes(4, "big") + p
-    return out
-
 
 def fold(uid):
     return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in uid)
@@ -615,18 +556,13 @@ def down_tests(sh, r):
 
 
 def main():
-    if not os.path.exists(PROBE):
-        khtest.bail(f"{PROBE} not built (run make)")
-    try:
-        r = redisd.Redis().start()
-    except RuntimeError as e:
-        khtest.bail(str(e))
-    work = khtest.tmpdir("kh-mfa-")
-    conf = write_config(os.path.join(work, "probe.conf"), r.port)
+    r, work = probes.setup(PROBE, "kh-mfa-")
+    conf = probes.write_config(os.path.join(work, "probe.conf"), r.port, PREFIX, SECRET,
+                               {"mfa": {"kek": KEK.hex()}})
     SENSITIVE.append(KEK)
     SENSITIVE.append(KEK.hex().encode())
 
-    sh = Shell(conf)
+    sh = probes.Shell(PROBE, conf, log=STDERR)
     totp_tests(sh, r)
     totp_remove_tests(sh, r)
     recovery_tests(sh, r)

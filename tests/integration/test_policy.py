@@ -20,8 +20,6 @@ loopback only:
 TAP on stdout. KH_BUILD_DIR names the build tree."""
 
 import base64
-import hashlib
-import http.client
 import ipaddress
 import json
 import os
@@ -36,8 +34,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
 
+import admintool  # noqa: E402
+from admintool import audit_events, parse_logfmt  # noqa: E402
 import gen_directory  # noqa: E402
 import kakehashid  # noqa: E402
+from kakehashid import csrf_of  # noqa: E402
 import khtest  # noqa: E402
 import oidc_rp  # noqa: E402
 import pysaml2_sp  # noqa: E402
@@ -79,22 +80,11 @@ class Browser(kakehashid.Client):
     untrusted peer) and optional repeated header lines."""
 
     def __init__(self, port, source=None, accept_language="en", **kw):
-        super().__init__(port, accept_language=accept_language, **kw)
-        self.source = source
+        super().__init__(port, accept_language=accept_language, source=source, **kw)
 
     def request(self, method, path, body=None, headers=None, raw_body=None, header_lines=()):
-        kw = {"source_address": (self.source, 0)} if self.source else {}
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout, **kw)
-        h = {"Accept-Language": self.accept_language} if self.accept_language else {}
-        if self.cookies:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        data = None
-        if body is not None:
-            data = urllib.parse.urlencode(body).encode() if isinstance(body, (dict, list)) else body
-            h["Content-Type"] = "application/x-www-form-urlencoded"
-        if raw_body is not None:
-            data = raw_body
-        h.update(headers or {})
+        h, data = self.prepare(body, headers, raw_body)
+        conn = self.connection()
         conn.putrequest(method, path, skip_accept_encoding=True)
         for k, v in list(h.items()) + list(header_lines):
             conn.putheader(k, v)
@@ -104,18 +94,8 @@ class Browser(kakehashid.Client):
         r = conn.getresponse()
         resp = kakehashid.Response(r.status, r.getheaders(), r.read())
         conn.close()
-        for sc in resp.headers_all("Set-Cookie"):
-            name, _, rest = sc.partition("=")
-            value = rest.split(";", 1)[0]
-            if "Max-Age=0" in sc or value == "":
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
+        kakehashid.keep_cookies(self.cookies, resp)
         return resp
-
-
-def csrf_of(r):
-    return r.find(r'name="csrf" value="([^"]+)"') or ""
 
 
 def path_of(loc, base):
@@ -156,27 +136,6 @@ class Totp:
 
 
 # ---- audit file ---------------------------------------------------------------
-
-_KV = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-
-
-def parse_logfmt(line):
-    out = {}
-    for k, v in _KV.findall(line):
-        if v.startswith('"'):
-            v = re.sub(r'\\(.)', r'\1', v[1:-1])
-        out[k] = v
-    return out
-
-
-def audit_events(path, event=None):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            recs = [parse_logfmt(line) for line in f if line.strip()]
-    except OSError:
-        return []
-    return [r for r in recs if event is None or r.get("event") == event]
-
 
 def audit_by_rid(path, rid, event="access.denied"):
     for r in audit_events(path, event):
@@ -242,15 +201,13 @@ class Ctx:
 
 
 def api(d, token, method, path, body=None):
-    c = d.client(accept_language=None)
-    r = c.request(method, path, raw_body=json.dumps(body).encode() if body is not None else None,
-                  headers={"Authorization": f"Bearer {token}",
-                           "Content-Type": "application/json"})
-    try:
-        j = json.loads(r.text) if r.text else {}
-    except ValueError:
-        j = {"raw": r.text[:300]}
-    return r.status, j
+    """An admin API call (Content-Type set even without a body); returns
+    (status, JSON document: {} when empty, {"raw": text} when not JSON)."""
+    r = admintool.api(d.client(accept_language=None), method, path, token=token, body=body,
+                      headers={"Content-Type": "application/json"})
+    if r.json is None:
+        return r.status, {"raw": r.text[:300]} if r.text else {}
+    return r.status, r.json
 
 
 def add_oidc(x, d, app_id, name, extra):
@@ -351,10 +308,7 @@ def main():
     x = Ctx()
     work = khtest.tmpdir("kh-policy-")
     x.token = secrets.token_urlsafe(32)
-    tokens = os.path.join(work, "admin-tokens")
-    with open(tokens, "w") as f:
-        f.write(f"ops admin {hashlib.sha256(x.token.encode()).hexdigest()}\n")
-    os.chmod(tokens, 0o600)
+    tokens = admintool.write_tokens(os.path.join(work, "admin-tokens"), ("ops", "admin", x.token))
     x.audit = os.path.join(work, "audit.log")
     ov = oidc_rp.overrides(work, {
         "policy.file": "", "server.trusted_proxies": "127.0.0.1", "mfa.enrol_zones": "*",

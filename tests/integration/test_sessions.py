@@ -18,7 +18,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import khtest  # noqa: E402
-from khtest import ok, diag  # noqa: E402
+from khtest import ok  # noqa: E402
+import probes  # noqa: E402
+from probes import clean, lp, rc  # noqa: E402
 import redisd  # noqa: E402
 
 PROBE = khtest.binary("tests/integration/session_probe")
@@ -27,83 +29,28 @@ SECRET = secrets.token_bytes(32)
 TIMEOUT_MS = 300
 IDLE, ABSOLUTE = 60, 300
 USER_MAX, IP_MAX, WINDOW, LOCK = 3, 5, 10, 10
-SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehavior")
 
 KH_OK, KH_ERR_INVALID, KH_ERR_NOT_FOUND, KH_ERR_UNAVAILABLE = 0, -3, -5, -6
 KH_ERR_TOO_LARGE = -4
 
 
 def write_config(path, port, password=None, db=0, prefix=PREFIX, secret=SECRET):
-    lines = [
-        "[server]", "base_url = http://127.0.0.1:8080", "",
-        "[ldap]", "uris = ldap://127.0.0.1:9", "base_dn = dc=example,dc=jp", "",
-        "[redis]", "host = 127.0.0.1", f"port = {port}", f"db = {db}",
-        f"timeout_ms = {TIMEOUT_MS}", f"key_prefix = {prefix}",
-    ]
+    redis = {"db": db, "timeout_ms": TIMEOUT_MS}
     if password:
-        lines.append(f"password = {password}")
-    lines += [
-        "", "[session]", f"secret = {secret.hex()}", f"idle_timeout = {IDLE}",
-        f"absolute_timeout = {ABSOLUTE}", "",
-        "[login]", f"user_max_failures = {USER_MAX}", f"ip_max_failures = {IP_MAX}",
-        f"failure_window = {WINDOW}", f"lock_duration = {LOCK}", "",
-        "[log]", "level = debug", "",
-    ]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines))
-    return path
+        redis["password"] = password
+    return probes.write_config(path, port, prefix, secret, {
+        "redis": redis,
+        "session": {"idle_timeout": IDLE, "absolute_timeout": ABSOLUTE},
+        "login": {"user_max_failures": USER_MAX, "ip_max_failures": IP_MAX,
+                  "failure_window": WINDOW, "lock_duration": LOCK}})
 
 
 STDERR = []  # every probe stderr, checked for cookies at the end
 
 
-def clean(stderr):
-    return not any(m in stderr for m in SANITIZER_MARKS)
-
-
 def probe(conf, *args):
     """Runs one probe command; returns its JSON answer (None on a crash)."""
-    p = subprocess.run([PROBE, conf, *args], capture_output=True, text=True, timeout=120)
-    STDERR.append(p.stderr)
-    if p.returncode != 0 or not clean(p.stderr):
-        diag(f"probe {args[:1]} exited {p.returncode}: {p.stderr[-2000:]}")
-        return None
-    try:
-        return json.loads(p.stdout.splitlines()[-1])
-    except (ValueError, IndexError):
-        diag(f"probe {args[:1]} printed {p.stdout!r}")
-        return None
-
-
-class Shell:
-    """One long-lived probe process (sees an outage and the recovery)."""
-
-    def __init__(self, conf):
-        self.p = subprocess.Popen([PROBE, conf, "shell"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  start_new_session=True)
-
-    def __call__(self, *args):
-        self.p.stdin.write(" ".join(args) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        try:
-            return json.loads(line)
-        except ValueError:
-            return {"rc": None, "raw": line}
-
-    def close(self):
-        self.p.stdin.write("quit\n")
-        self.p.stdin.close()
-        rc = self.p.wait(30)
-        err = self.p.stderr.read()
-        STDERR.append(err)
-        return rc, err
-
-
-def rc(res):
-    return None if res is None else res.get("rc")
+    return probes.run(PROBE, conf, *args, log=STDERR)
 
 
 def session_key(cookie, prefix=PREFIX, secret=SECRET):
@@ -112,16 +59,12 @@ def session_key(cookie, prefix=PREFIX, secret=SECRET):
 
 def user_index_key(uid, prefix=PREFIX, secret=SECRET):
     """The user's session index: prefix su: hex(HMAC(secret, "user" || folded uid))."""
-    msg = b""
-    for part in (b"user", uid.lower().encode()):
-        msg += len(part).to_bytes(4, "big") + part
+    msg = lp("user", uid.lower())
     return prefix + "su:" + hmac.new(secret, msg, hashlib.sha256).hexdigest()
 
 
 def throttle_key(kind, value, prefix=PREFIX):
-    msg = b""
-    for part in (b"throttle", kind.encode(), value.encode()):
-        msg += len(part).to_bytes(4, "big") + part
+    msg = lp("throttle", kind, value)
     tag = "t:u:" if kind == "u" else "t:i:"
     return prefix + tag + hmac.new(SECRET, msg, hashlib.sha256).hexdigest()
 
@@ -143,13 +86,7 @@ def dump_bytes(r, db=0):
 
 
 def main():
-    if not os.path.exists(PROBE):
-        khtest.bail(f"{PROBE} not built (run make)")
-    try:
-        r = redisd.Redis().start()
-    except RuntimeError as e:
-        khtest.bail(str(e))
-    work = khtest.tmpdir("kh-sessions-")
+    r, work = probes.setup(PROBE, "kh-sessions-")
     conf = write_config(os.path.join(work, "probe.conf"), r.port)
 
     # --- basics --------------------------------------------------------
@@ -438,7 +375,7 @@ def main():
 
     # --- Redis stops and comes back under one running process ----------
     r.command("FLUSHDB")
-    sh = Shell(conf)
+    sh = probes.Shell(PROBE, conf, log=STDERR, wait=30)
     c = sh("create", "outage").get("cookie", "")
     ok(rc(sh("get", c)) == KH_OK, "shell: session works before the outage")
     r.stop()

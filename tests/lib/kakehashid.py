@@ -110,15 +110,51 @@ class Response:
         return m.group(1) if m else None
 
 
+CSRF_RE = r'name="csrf" value="([^"]+)"'
+
+
+def csrf_of(r):
+    """The csrf field of a page ("" when it has none)."""
+    return r.find(CSRF_RE) or ""
+
+
+def keep_cookies(jar, resp, browser=False):
+    """Applies the Set-Cookie headers of resp to jar (name -> value): a cookie
+    with Max-Age=0 or an empty value is removed. browser: as a browser does
+    with other servers too (Max-Age in any case, an Expires in 1970, white
+    space around the name)."""
+    for sc in resp.headers_all("Set-Cookie"):
+        name, _, rest = sc.partition("=")
+        value = rest.split(";", 1)[0]
+        if browser:
+            name, low = name.strip(), sc.lower()
+            gone = "max-age=0" in low or "expires=thu, 01 jan 1970" in low
+        else:
+            gone = "Max-Age=0" in sc
+        if gone or value == "":
+            jar.pop(name, None)
+        else:
+            jar[name] = value
+
+
 class Client:
-    def __init__(self, port, accept_language="ja", timeout=15):
+    """source: the loopback address to connect from (127.0.0.2 is another
+    peer than the default 127.0.0.1); None lets the kernel choose."""
+
+    def __init__(self, port, accept_language="ja", timeout=15, source=None):
         self.port = port
         self.cookies = {}
         self.accept_language = accept_language
         self.timeout = timeout
+        self.source = source
 
-    def request(self, method, path, body=None, headers=None, raw_body=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+    def connection(self):
+        kw = {"source_address": (self.source, 0)} if self.source else {}
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout, **kw)
+
+    def prepare(self, body=None, headers=None, raw_body=None):
+        """The headers and the body (bytes or None) of a request: a form body
+        (dict or list) is URL-encoded; raw_body is sent as it is."""
         h = {"Accept-Language": self.accept_language} if self.accept_language else {}
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -129,17 +165,16 @@ class Client:
         if raw_body is not None:
             data = raw_body
         h.update(headers or {})
+        return h, data
+
+    def request(self, method, path, body=None, headers=None, raw_body=None):
+        h, data = self.prepare(body, headers, raw_body)
+        conn = self.connection()
         conn.request(method, path, body=data, headers=h)
         r = conn.getresponse()
         resp = Response(r.status, r.getheaders(), r.read())
         conn.close()
-        for sc in resp.headers_all("Set-Cookie"):
-            name, _, rest = sc.partition("=")
-            value = rest.split(";", 1)[0]
-            if "Max-Age=0" in sc or value == "":
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = value
+        keep_cookies(self.cookies, resp)
         return resp
 
     def get(self, path, **kw):
@@ -150,7 +185,7 @@ class Client:
 
     def csrf(self, path="/login"):
         r = self.get(path)
-        token = r.find(r'name="csrf" value="([^"]+)"')
+        token = r.find(CSRF_RE)
         return token, r
 
     def login(self, username, password, extra=None):

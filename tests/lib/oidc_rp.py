@@ -370,14 +370,7 @@ class Browser:
         import kakehashid
         resp = kakehashid.Response(r.status, r.getheaders(), r.read())
         conn.close()
-        for sc in resp.headers_all("Set-Cookie"):
-            name, _, rest = sc.partition("=")
-            value = rest.split(";", 1)[0]
-            low = sc.lower()
-            if "max-age=0" in low or "expires=thu, 01 jan 1970" in low or value == "":
-                jar.pop(name.strip(), None)
-            else:
-                jar[name.strip()] = value
+        kakehashid.keep_cookies(jar, resp, browser=True)
         resp.url = url
         self.trail.append((method, url, resp.status))
         return resp
