@@ -219,26 +219,16 @@ kh_kv_del(struct kh_store *st, const char *tag, const char *id)
 {
 	char key[KV_KEY_MAX + 1];
 	size_t keylen = 0;
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (st == NULL)
 		return KH_ERR_INVALID;
 	if ((r = kv_key(st, tag, id, key, &keylen)) != KH_OK)
 		return r;
-	r = kh_conn_command_retry(st, &rep, "DEL %b", key, keylen);
-	if (r != KH_OK)
-		goto out;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("DEL", rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	kh_store_mark_up(st);
-	r = rep->integer > 0 ? KH_OK : KH_ERR_NOT_FOUND;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_conn_command_int(st, 1, "DEL", &n, "DEL %b", key, keylen);
+	if (r == KH_OK)
+		r = n > 0 ? KH_OK : KH_ERR_NOT_FOUND;
 	explicit_bzero(key, sizeof(key));
 	return r;
 }

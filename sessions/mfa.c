@@ -111,33 +111,6 @@ mfa_command(struct kh_store *st, int retry, redisReply **rep, const char *fmt, .
 	return r;
 }
 
-int
-mfa_command_int(
-    struct kh_store *st, int retry, const char *what, long long *v, const char *fmt, ...)
-{
-	redisReply *rep = NULL;
-	va_list ap;
-	int r;
-
-	*v = 0;
-	va_start(ap, fmt);
-	r = kh_conn_vcommand(st, retry, &rep, fmt, ap);
-	va_end(ap);
-	if (r != KH_OK)
-		goto out;
-	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected(what, rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	*v = rep->integer;
-	kh_store_mark_up(st);
-	r = KH_OK;
-out:
-	kh_replies_free(&rep, 1);
-	return r;
-}
-
 static int
 string_or_nil(const redisReply *r)
 {

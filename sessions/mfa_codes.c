@@ -231,11 +231,11 @@ code_use(struct kh_store *st, const char *uid, const char *code, int bypass)
 		goto out; /* malformed: no round trip */
 	if (bypass) {
 		snprintf(now_s, sizeof(now_s), "%lld", (long long)kh_time());
-		r = mfa_command_int(st, MFA_ONCE, "EVAL mfa_bypass", &x, "EVAL %s 1 %b %s %s",
+		r = kh_conn_command_int(st, MFA_ONCE, "EVAL mfa_bypass", &x, "EVAL %s 1 %b %s %s",
 		    bypass_use_script, k.mfa, k.mfa_len, hex, now_s);
 	} else {
 		/* HDEL decides single use: of two racing requests one gets 1. */
-		r = mfa_command_int(
+		r = kh_conn_command_int(
 		    st, MFA_ONCE, "HDEL", &x, "HDEL %b rc:%s", k.mfa, k.mfa_len, hex);
 	}
 	if (r != KH_OK)
@@ -272,7 +272,7 @@ kh_mfa_bypass_issue(struct kh_store *st, const char *uid, long ttl, char code[KH
 	if ((r = code_new(code)) != KH_OK || (r = code_mac(st, PURPOSE_BYPASS, code, hex)) != KH_OK)
 		goto out;
 	snprintf(exp_s, sizeof(exp_s), "%lld", (long long)(kh_time() + ttl));
-	r = mfa_command_int(st, MFA_RETRY, "HSET", &x, "HSET %b bypass %s bypass_exp %s", k.mfa,
+	r = kh_conn_command_int(st, MFA_RETRY, "HSET", &x, "HSET %b bypass %s bypass_exp %s", k.mfa,
 	    k.mfa_len, hex, exp_s);
 out:
 	if (r != KH_OK)

@@ -114,7 +114,7 @@ kh_mfa_unlock(struct kh_store *st, const char *uid)
 		return KH_ERR_INVALID;
 	if ((r = mfa_keys(st, uid, &k)) != KH_OK)
 		return r;
-	r = mfa_command_int(
+	r = kh_conn_command_int(
 	    st, MFA_RETRY, "DEL", &x, "DEL %b %b", k.mff, k.mff_len, k.mfl, k.mfl_len);
 	explicit_bzero(&k, sizeof(k));
 	return r;
@@ -174,7 +174,7 @@ kh_mfa_device_remember(
 	snprintf(ttl_s, sizeof(ttl_s), "%ld", days * 24 * 3600);
 	snprintf(max_s, sizeof(max_s), "%d", DEVICES_MAX);
 	/* The same token again gives the same state: retried once. */
-	if ((r = mfa_command_int(st, MFA_RETRY, "EVAL mfa_remember", &x,
+	if ((r = kh_conn_command_int(st, MFA_RETRY, "EVAL mfa_remember", &x,
 		 "EVAL %s 2 %b %b %s %s %s %s %s", remember_script, key, keylen, k.rdu, k.rdu_len,
 		 k.uh, member, ttl_s, k.rdpfx, max_s)) != KH_OK)
 		goto out;

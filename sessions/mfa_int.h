@@ -52,10 +52,6 @@ int mfa_keys(const struct kh_store *st, const char *uid, struct mfa_keys *k);
 
 /* One command and its reply (*rep on KH_OK, freeReplyObject). */
 int mfa_command(struct kh_store *st, int retry, redisReply **rep, const char *fmt, ...);
-/* One command whose reply must be an integer (*v); anything else is logged
- * as what and KH_ERR_UNAVAILABLE. Marks the store up on success. */
-int mfa_command_int(
-    struct kh_store *st, int retry, const char *what, long long *v, const char *fmt, ...);
 /* An HMGET of two fields, retried once: *a and *b (string or nil) point
  * into *rep (freeReplyObject) on KH_OK; any other shape is
  * KH_ERR_UNAVAILABLE. Marks the store up on success. */

@@ -124,8 +124,9 @@ kh_mfa_totp_begin(struct kh_store *st, const unsigned char kek[KH_MFA_KEK_LEN], 
 	}
 	snprintf(now_s, sizeof(now_s), "%lld", (long long)kh_time());
 	/* Setting the same values again is harmless: retried once. */
-	r = mfa_command_int(st, MFA_RETRY, "HSET", &x, "HSET %b totp_pending %b totp_pending_at %s",
-	    k.mfa, k.mfa_len, sealed, (size_t)SEALED_LEN, now_s);
+	r = kh_conn_command_int(st, MFA_RETRY, "HSET", &x,
+	    "HSET %b totp_pending %b totp_pending_at %s", k.mfa, k.mfa_len, sealed,
+	    (size_t)SEALED_LEN, now_s);
 out:
 	if (r != KH_OK)
 		explicit_bzero(secret, TOTP_SECRET_BYTES);
@@ -237,13 +238,14 @@ totp_use(struct kh_store *st, const unsigned char kek[KH_MFA_KEK_LEN], const cha
 	if (activate) {
 		snprintf(now_s, sizeof(now_s), "%lld", (long long)kh_time());
 		/* Compare-and-set on the pending secret: never retried. */
-		r = mfa_command_int(st, MFA_ONCE, "EVAL mfa_activate", &x, "EVAL %s 1 %b %b %s %s",
-		    activate_script, k.mfa, k.mfa_len, sealed, (size_t)SEALED_LEN, now_s, step_s);
+		r = kh_conn_command_int(st, MFA_ONCE, "EVAL mfa_activate", &x,
+		    "EVAL %s 1 %b %b %s %s", activate_script, k.mfa, k.mfa_len, sealed,
+		    (size_t)SEALED_LEN, now_s, step_s);
 	} else {
 		/* Redis decides whether the step is still unused: never
 		 * retried (a retry after a landed first try would report a
 		 * replay). */
-		r = mfa_command_int(st, MFA_ONCE, "EVAL mfa_check", &x, "EVAL %s 1 %b %b %s",
+		r = kh_conn_command_int(st, MFA_ONCE, "EVAL mfa_check", &x, "EVAL %s 1 %b %b %s",
 		    check_script, k.mfa, k.mfa_len, sealed, (size_t)SEALED_LEN, step_s);
 	}
 	if (r != KH_OK)
@@ -291,7 +293,7 @@ kh_mfa_totp_remove(struct kh_store *st, const char *uid)
 		return KH_ERR_INVALID;
 	if ((r = mfa_keys(st, uid, &k)) != KH_OK)
 		return r;
-	r = mfa_command_int(st, MFA_RETRY, "HDEL", &x,
+	r = kh_conn_command_int(st, MFA_RETRY, "HDEL", &x,
 	    "HDEL %b totp totp_at totp_last totp_pending totp_pending_at", k.mfa, k.mfa_len);
 	explicit_bzero(&k, sizeof(k));
 	if (r != KH_OK)

@@ -72,7 +72,7 @@ kh_mfa_webauthn_add(
 	snprintf(cnt, sizeof(cnt), "%lu", (unsigned long)sign_count);
 	snprintf(max, sizeof(max), "%d", KH_MFA_WEBAUTHN_MAX);
 	/* Not retried: a landed first try would come back as EXISTS. */
-	r = mfa_command_int(st, MFA_ONCE, "EVAL mfa_wa_add", &x, "EVAL %s 1 %b %b %b %s %s",
+	r = kh_conn_command_int(st, MFA_ONCE, "EVAL mfa_wa_add", &x, "EVAL %s 1 %b %b %b %s %s",
 	    wa_add_script, k.mfa, k.mfa_len, cred_id, idlen, doc, doclen, cnt, max);
 	explicit_bzero(&k, sizeof(k));
 	if (r != KH_OK)
@@ -143,7 +143,7 @@ kh_mfa_webauthn_counter(
 		return r;
 	snprintf(cnt, sizeof(cnt), "%lu", (unsigned long)new_count);
 	/* Not retried: a landed first try would come back as a replay. */
-	if ((r = mfa_command_int(st, MFA_ONCE, "EVAL mfa_wa_counter", &x, "EVAL %s 1 %b %b %s",
+	if ((r = kh_conn_command_int(st, MFA_ONCE, "EVAL mfa_wa_counter", &x, "EVAL %s 1 %b %b %s",
 		 wa_counter_script, k.mfa, k.mfa_len, cred_id, idlen, cnt)) != KH_OK)
 		goto out;
 	switch (x) {
@@ -170,7 +170,7 @@ kh_mfa_webauthn_remove(struct kh_store *st, const char *uid, const char *cred_id
 
 	if ((r = wa_keys(st, uid, cred_id, &k, &idlen)) != KH_OK)
 		return r;
-	r = mfa_command_int(st, MFA_RETRY, "HDEL", &x, "HDEL %b wa:%b wc:%b", k.mfa, k.mfa_len,
+	r = kh_conn_command_int(st, MFA_RETRY, "HDEL", &x, "HDEL %b wa:%b wc:%b", k.mfa, k.mfa_len,
 	    cred_id, idlen, cred_id, idlen);
 	explicit_bzero(&k, sizeof(k));
 	if (r != KH_OK)

@@ -557,7 +557,7 @@ kh_session_destroy(struct kh_store *st, const char *cookie)
 {
 	char key[KH_STORE_KEY_MAX + 1], ixpfx[KH_STORE_PREFIX_MAX + 8];
 	size_t keylen = 0;
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (st == NULL)
@@ -566,20 +566,10 @@ kh_session_destroy(struct kh_store *st, const char *cookie)
 		return r;
 	snprintf(ixpfx, sizeof(ixpfx), "%s%s", st->prefix, USER_INDEX_TAG);
 	/* Idempotent: retried once on a fresh connection. */
-	r = kh_conn_command_retry(st, &rep, "EVAL %s 1 %b %b %s", destroy_script, key, keylen,
-	    key + keylen - 2 * KH_HMAC_LEN, (size_t)(2 * KH_HMAC_LEN), ixpfx);
-	if (r != KH_OK)
-		goto out;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("EVAL destroy", rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	kh_store_mark_up(st);
-	r = rep->integer > 0 ? KH_OK : KH_ERR_NOT_FOUND;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_conn_command_int(st, 1, "EVAL destroy", &n, "EVAL %s 1 %b %b %s", destroy_script,
+	    key, keylen, key + keylen - 2 * KH_HMAC_LEN, (size_t)(2 * KH_HMAC_LEN), ixpfx);
+	if (r == KH_OK)
+		r = n > 0 ? KH_OK : KH_ERR_NOT_FOUND;
 	explicit_bzero(key, sizeof(key));
 	return r;
 }
@@ -617,7 +607,7 @@ kh_session_field_set(
 {
 	char key[KH_STORE_KEY_MAX + 1];
 	size_t keylen = 0;
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (st == NULL || !xfield_ok(field) || (value == NULL && len != 0))
@@ -627,20 +617,11 @@ kh_session_field_set(
 	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
 		return r;
 	/* Setting a field to a value is idempotent: retried once. */
-	r = kh_conn_command_retry(st, &rep, "EVAL %s 1 %b %s %b %s", field_set_script, key, keylen,
-	    field, value != NULL ? value : "", len, value == NULL ? "1" : "0");
-	if (r != KH_OK)
-		goto out;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("EVAL field_set", rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	kh_store_mark_up(st);
-	r = rep->integer == 1 ? KH_OK : KH_ERR_NOT_FOUND;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_conn_command_int(st, 1, "EVAL field_set", &n, "EVAL %s 1 %b %s %b %s",
+	    field_set_script, key, keylen, field, value != NULL ? value : "", len,
+	    value == NULL ? "1" : "0");
+	if (r == KH_OK)
+		r = n == 1 ? KH_OK : KH_ERR_NOT_FOUND;
 	explicit_bzero(key, sizeof(key));
 	return r;
 }
@@ -655,7 +636,7 @@ kh_session_set_auth(struct kh_store *st, const char *cookie, const char *amr, co
 {
 	char key[KH_STORE_KEY_MAX + 1];
 	size_t keylen = 0;
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (st == NULL || amr == NULL || acr == NULL)
@@ -665,20 +646,10 @@ kh_session_set_auth(struct kh_store *st, const char *cookie, const char *amr, co
 	if ((r = kh_session_key(st, cookie, key, &keylen)) != KH_OK)
 		return r;
 	/* Idempotent (the same values again): retried once. */
-	r = kh_conn_command_retry(
-	    st, &rep, "EVAL %s 1 %b %s %s", set_auth_script, key, keylen, amr, acr);
-	if (r != KH_OK)
-		goto out;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("EVAL set_auth", rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	kh_store_mark_up(st);
-	r = rep->integer == 1 ? KH_OK : KH_ERR_NOT_FOUND;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_conn_command_int(st, 1, "EVAL set_auth", &n, "EVAL %s 1 %b %s %s", set_auth_script,
+	    key, keylen, amr, acr);
+	if (r == KH_OK)
+		r = n == 1 ? KH_OK : KH_ERR_NOT_FOUND;
 	explicit_bzero(key, sizeof(key));
 	return r;
 }
@@ -929,7 +900,7 @@ kh_session_revoke_user(struct kh_store *st, const char *uid, long *count)
 {
 	char ix[KH_STORE_KEY_MAX + 1], spfx[KH_STORE_PREFIX_MAX + 8];
 	size_t ixlen = 0;
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (count != NULL)
@@ -940,20 +911,10 @@ kh_session_revoke_user(struct kh_store *st, const char *uid, long *count)
 		return r;
 	snprintf(spfx, sizeof(spfx), "%ss:", st->prefix);
 	/* Deleting is idempotent: retried once (the count may then be low). */
-	r = kh_conn_command_retry(st, &rep, "EVAL %s 1 %b %s", revoke_script, ix, ixlen, spfx);
-	if (r != KH_OK)
-		goto out;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("EVAL revoke", rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	kh_store_mark_up(st);
-	*count = (long)rep->integer;
-	r = KH_OK;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_conn_command_int(
+	    st, 1, "EVAL revoke", &n, "EVAL %s 1 %b %s", revoke_script, ix, ixlen, spfx);
+	if (r == KH_OK)
+		*count = (long)n;
 	explicit_bzero(ix, sizeof(ix));
 	return r;
 }

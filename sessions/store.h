@@ -71,6 +71,12 @@ void kh_replies_free(redisReply **replies, size_t n);
  * on a fresh connection when the first found it closed or reset (for
  * idempotent commands only). *rep is the reply on KH_OK (freeReplyObject). */
 int kh_conn_command_retry(struct kh_store *st, redisReply **rep, const char *fmt, ...);
+/* One command whose reply must be an integer (*v). retry: 1 for idempotent
+ * commands (kh_conn_command_retry), 0 to send it once. Any other reply is
+ * logged as what (kh_reply_unexpected) and gives KH_ERR_UNAVAILABLE; marks the
+ * store up on success. */
+int kh_conn_command_int(
+    struct kh_store *st, int retry, const char *what, long long *v, const char *fmt, ...);
 /* The same with a va_list; retry 0 sends it once (for commands that must
  * not run twice: single-use scripts). */
 int kh_conn_vcommand(struct kh_store *st, int retry, redisReply **rep, const char *fmt, va_list ap);

@@ -190,7 +190,7 @@ int
 kh_throttle_reset(struct kh_store *st, enum kh_throttle_kind kind, const char *key)
 {
 	struct throttle_keys k;
-	redisReply *rep = NULL;
+	long long n = 0;
 	int r;
 
 	if (st == NULL)
@@ -198,20 +198,8 @@ kh_throttle_reset(struct kh_store *st, enum kh_throttle_kind kind, const char *k
 	if ((r = throttle_keys(st, kind, key, &k)) != KH_OK)
 		return r;
 	/* DEL is idempotent: retried once on a fresh connection. */
-	r = kh_conn_command_retry(
-	    st, &rep, "DEL %b %b", k.counter, k.counter_len, k.lock, k.lock_len);
-	if (r != KH_OK)
-		goto out;
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		kh_reply_unexpected("DEL", rep);
-		r = KH_ERR_UNAVAILABLE;
-		goto out;
-	}
-	kh_store_mark_up(st);
-	r = KH_OK;
-out:
-	if (rep != NULL)
-		freeReplyObject(rep);
+	r = kh_conn_command_int(
+	    st, 1, "DEL", &n, "DEL %b %b", k.counter, k.counter_len, k.lock, k.lock_len);
 	explicit_bzero(&k, sizeof(k));
 	return r;
 }
